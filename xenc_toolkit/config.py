@@ -1,0 +1,398 @@
+"""Validated configuration for every pipeline stage.
+
+Each ``xenc`` subcommand has one pydantic model here; its YAML file and its
+command-line overrides are merged and validated by :func:`load_config`. Field
+descriptions double as ``--help`` text. Unknown fields are errors, so a typo in a
+YAML file is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+DEFAULT_ENCODER = "cambridgeltl/SapBERT-from-PubMedBERT-fulltext"
+DEFAULT_CROSS_ENCODER_BASE = "cambridgeltl/SapBERT-from-PubMedBERT-fulltext"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- inputs
+class KBConfig(Section):
+    """Where the knowledge base comes from and how it is filtered."""
+
+    path: Path | None = Field(
+        None, description="UMLS META directory, dictionary file (MEDIC-style or TSV) or saved KB dir"
+    )
+    format: Literal["auto", "umls", "medic", "tsv", "saved"] = Field(
+        "auto", description="KB format; 'auto' detects a META directory, a saved KB, a .tsv or a MEDIC-style file"
+    )
+    languages: list[str] = Field(["ENG"], description="UMLS LAT values to keep (empty = all)")
+    sources: list[str] = Field([], description="UMLS SAB values to keep (empty = all)")
+    exclude_sources: list[str] = Field([], description="UMLS SAB values to drop")
+    suppress: list[str] = Field(["O", "E", "Y"], description="UMLS SUPPRESS values to drop")
+    term_types: list[str] = Field([], description="UMLS TTY values to keep (empty = all)")
+    semantic_types: list[str] = Field([], description="keep only concepts with one of these TUIs (empty = all)")
+    semantic_groups: list[str] = Field([], description="keep only concepts in these semantic groups, e.g. DISO, CHEM")
+    load_definitions: bool = Field(False, description="also read MRDEF.RRF definitions")
+    map_retired: bool = Field(True, description="read MRCUI.RRF and resolve retired CUIs to current ones")
+    cache_dir: Path | None = Field(
+        None, description="directory for the Parquet KB cache (default: ~/.cache/xenc-toolkit/kb)"
+    )
+    lenient: bool = Field(False, description="count and report bad lines instead of stopping at the first")
+
+
+class CorpusConfig(Section):
+    """An annotated corpus and its document splits."""
+
+    path: Path | None = Field(None, description="PubTator file, token-BIO TSV or JSONL of mentions")
+    format: Literal["auto", "pubtator", "bio", "jsonl"] = Field("auto", description="corpus format")
+    split_files: dict[str, Path] = Field(
+        {}, description="split name -> file of document ids (PMIDs), e.g. {train: corpus_pubtator_pmids_trng.txt}"
+    )
+    bio_split: dict[str, float] = Field(
+        {},
+        description="for BIO input without document ids: contiguous sentence-block fractions, e.g. {train: 0.8, dev: 0.2}",
+    )
+    types_file: Path | None = Field(
+        None, description="JSON {CUI: [TUI, ...]} giving semantic types to mentions lacking them"
+    )
+    context_window: int = Field(16, ge=0, description="context kept on each side of a mention")
+    context_unit: Literal["words", "chars"] = Field("words", description="unit of context_window")
+    id_prefix: str | None = Field(None, description="prefix stripped from gold ids, e.g. 'UMLS:' or 'MESH:'")
+    lenient: bool = Field(False, description="count and report bad lines instead of stopping at the first")
+
+
+# --------------------------------------------------------------------------- models
+class EncoderConfig(Section):
+    """The bi-encoder that embeds KB names and mentions."""
+
+    model: str = Field(DEFAULT_ENCODER, description="sentence-transformers / Hugging Face model name or path")
+    revision: str | None = Field(None, description="model revision (branch, tag or commit) on the Hub")
+    pooling: Literal["auto", "cls", "mean"] = Field(
+        "auto", description="'auto': a sentence-transformers model's own pooling, CLS for plain HF models (as SapBERT)"
+    )
+    max_length: int = Field(25, ge=4, le=512, description="max tokens per name/mention")
+    batch_size: int = Field(1024, ge=1, description="names per batch")
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPU, fp32 on CPU")
+    device: str | None = Field(None, description="'cuda', 'cuda:1', 'cpu'; default: GPU when present")
+
+
+class IndexConfig(Section):
+    """The nearest-neighbour index over name embeddings."""
+
+    index_type: Literal["flat", "ivf", "hnsw"] = Field("flat", description="exact inner product, IVF or HNSW")
+    backend: Literal["auto", "faiss", "torch"] = Field(
+        "auto", description="'auto': exact search on GPU via faiss-gpu or torch, faiss on CPU"
+    )
+    nlist: int | None = Field(None, ge=1, description="IVF lists (default ~4*sqrt(n))")
+    nprobe: int = Field(32, ge=1, description="IVF lists searched per query")
+    hnsw_m: int = Field(32, ge=4, description="HNSW neighbours per node")
+    ef_search: int = Field(128, ge=1, description="HNSW search depth")
+    ef_construction: int = Field(80, ge=1, description="HNSW build depth")
+
+
+class InputFormatConfig(Section):
+    """How mentions and candidates are written as cross-encoder text."""
+
+    context: bool = Field(False, description="put the mention's sentence context in the query")
+    context_words: int = Field(16, ge=0, description="words of context on each side when context is on")
+    start_marker: str = Field("[START]", description="marker before the mention in a context query")
+    end_marker: str = Field("[END]", description="marker after the mention in a context query")
+    candidate_types: bool = Field(False, description="append ' [TYPE] <semantic type names>' to candidate names")
+    preferred_name: bool = Field(
+        True, description="show the concept's preferred name after the matched synonym: 'MI (Myocardial infarction)'"
+    )
+
+
+class CandidateConfig(Section):
+    """Candidate generation for each mention."""
+
+    generator: Literal["dense", "tfidf", "fusion"] = Field(
+        "fusion", description="dense, char n-gram TF-IDF, or both fused"
+    )
+    n_candidates: int = Field(32, ge=1, le=1024, description="concepts kept per mention (top-N)")
+    top_k_names: int | None = Field(
+        None, ge=1, description="names retrieved per mention before concept aggregation (default 4*N)"
+    )
+    fusion: Literal["rrf", "interpolate"] = Field("rrf", description="how dense and TF-IDF lists are fused")
+    rrf_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
+    alpha: float = Field(0.5, ge=0, le=1, description="dense weight for score interpolation")
+    dense_context: bool = Field(False, description="encode the mention with its context for dense retrieval")
+    tfidf_ngram_min: int = Field(3, ge=1, description="smallest character n-gram")
+    tfidf_ngram_max: int = Field(3, ge=1, description="largest character n-gram")
+    batch_size: int = Field(4096, ge=1, description="mentions per search batch")
+
+
+class HardNegativesConfig(Section):
+    enabled: bool = Field(True, description="sample hard negatives from the candidate list")
+    count: int = Field(8, ge=0, description="hard negatives per mention")
+    min_rank: int = Field(0, ge=0, description="first candidate rank eligible (0 = top)")
+    max_rank: int | None = Field(None, ge=1, description="last candidate rank eligible (default: all)")
+    margin: float | None = Field(None, description="only negatives scoring at most gold_score - margin")
+    margin_type: Literal["absolute", "relative"] = Field(
+        "absolute", description="margin as a score difference or a fraction"
+    )
+    sampling: Literal["top", "random"] = Field(
+        "top", description="take the highest-ranked eligible or sample at random"
+    )
+
+
+class TypeNegativesConfig(Section):
+    enabled: bool = Field(True, description="sample concepts of the gold's semantic type outside the candidate list")
+    count: int = Field(2, ge=0, description="type negatives per mention")
+    level: Literal["type", "group"] = Field("type", description="same TUI or same semantic group")
+    mode: Literal["same", "different"] = Field("same", description="'same' type as the gold (harder) or 'different'")
+
+
+class RandomNegativesConfig(Section):
+    enabled: bool = Field(True, description="uniform random concepts, for calibration across the score range")
+    count: int = Field(1, ge=0, description="random negatives per mention")
+
+
+class NegativesConfig(Section):
+    hard: HardNegativesConfig = HardNegativesConfig()
+    type: TypeNegativesConfig = TypeNegativesConfig()
+    random: RandomNegativesConfig = RandomNegativesConfig()
+
+
+# --------------------------------------------------------------------------- commands
+class CommonConfig(Section):
+    seed: int = Field(42, description="random seed")
+    quiet: bool = Field(False, description="no progress bars")
+
+
+class BuildIndexConfig(CommonConfig):
+    """``xenc build-index``: embed every KB name and build the search index."""
+
+    output_dir: Path = Field(Path("xenc-output/index"), description="index directory to write")
+    kb: KBConfig = KBConfig()
+    encoder: EncoderConfig = EncoderConfig()
+    index: IndexConfig = IndexConfig()
+    add_training_mentions: bool = Field(
+        False, description="add the training split's mention strings as extra names of their gold concepts (opt-in)"
+    )
+    corpus: CorpusConfig = CorpusConfig()
+
+
+class MineConfig(CommonConfig):
+    """``xenc mine``: candidates and positive/negative pairs for each mention."""
+
+    index_dir: Path = Field(Path("xenc-output/index"), description="index built by build-index")
+    output_dir: Path = Field(Path("xenc-output/pairs"), description="pairs directory to write (datasets Arrow)")
+    corpus: CorpusConfig = CorpusConfig()
+    splits: list[str] = Field(["train", "dev"], description="splits to mine")
+    candidates: CandidateConfig = CandidateConfig()
+    negatives: NegativesConfig = NegativesConfig()
+    input_format: InputFormatConfig = InputFormatConfig()
+    include_gold_in_train_lists: bool = Field(
+        True, description="insert the gold into training candidate lists when retrieval missed it"
+    )
+    max_mentions: int | None = Field(None, ge=1, description="cap on mentions per split (for quick runs)")
+
+
+class TrainConfig(CommonConfig):
+    """``xenc train``: fine-tune a CrossEncoder on mined pairs."""
+
+    pairs_dir: Path = Field(Path("xenc-output/pairs"), description="output of xenc mine")
+    output_dir: Path = Field(Path("xenc-output/model"), description="training output (checkpoints, best/, final/)")
+    base_model: str = Field(DEFAULT_CROSS_ENCODER_BASE, description="model to start from (name or path)")
+    max_length: int = Field(128, ge=8, le=512, description="max tokens of a (query, candidate) pair")
+    loss: Literal["bce", "listwise", "lambda"] = Field(
+        "bce", description="pointwise BCE, listwise softmax CE, or LambdaLoss"
+    )
+    pos_weight: float | None = Field(None, gt=0, description="BCE weight of positives (none = 1)")
+    kind_weights: dict[str, float] = Field(
+        {}, description="per-negative-kind sample weights for BCE, e.g. {hard: 1.0, type: 0.5, random: 0.25}"
+    )
+    list_size: int = Field(16, ge=2, description="candidates per mention in listwise training")
+    learning_rate: float = Field(2e-5, gt=0, description="peak learning rate")
+    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps with linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    batch_size: int = Field(64, ge=1, description="pairs (or mentions, listwise) per device per step")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="steps accumulated per optimiser update")
+    epochs: float = Field(1.0, gt=0, description="training epochs")
+    max_steps: int | None = Field(None, ge=1, description="stop after this many updates (overrides epochs)")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPUs that have it")
+    gradient_checkpointing: bool = Field(False, description="trade compute for memory")
+    eval_steps: int | None = Field(None, ge=1, description="evaluate every N steps (default: once per epoch)")
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept")
+    metric_for_best_model: str = Field("dev_acc@1", description="evaluator metric that selects best/")
+    early_stopping_patience: int | None = Field(None, ge=1, description="stop after N evaluations without improvement")
+    early_stopping_threshold: float = Field(0.0, ge=0, description="minimum improvement that resets patience")
+    max_eval_mentions: int | None = Field(2000, ge=1, description="dev mentions used by the in-training evaluator")
+    fast: bool = Field(True, description="pre-tokenised, length-grouped batches (same model, much faster)")
+    compile: bool = Field(False, description="torch.compile the model (GPU)")
+    dataloader_workers: int = Field(0, ge=0, description="data loader worker processes")
+    resume: bool = Field(False, description="continue from the last checkpoint in output_dir")
+    report_to: list[str] = Field(["tensorboard"], description="trainer loggers ('tensorboard', 'none', ...)")
+
+
+class EvaluateConfig(CommonConfig):
+    """``xenc evaluate``: linking, pair and calibration metrics, plots and a report."""
+
+    model_dir: Path = Field(Path("xenc-output/model/best"), description="trained CrossEncoder directory")
+    pairs_dir: Path = Field(Path("xenc-output/pairs"), description="output of xenc mine (candidate lists and pairs)")
+    split: str = Field("dev", description="split to evaluate")
+    output_dir: Path = Field(Path("xenc-output/results"), description="where results, report and plots go")
+    batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
+    max_length: int | None = Field(None, ge=8, description="max pair tokens (default: the model's)")
+    threshold: float | None = Field(None, gt=0, lt=1, description="decision threshold (default: calibrated or 0.5)")
+    high_confidence: float = Field(0.9, gt=0, lt=1, description="Stage-3 high-confidence probability")
+    n_bins: int = Field(15, ge=2, description="calibration bins")
+    calibration_file: Path | None = Field(None, description="calibration.json (default: the one next to the model)")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
+    html: bool = Field(True, description="also write report.html")
+
+
+class CalibrateConfig(CommonConfig):
+    """``xenc calibrate``: fit probability calibration and per-type thresholds."""
+
+    model_dir: Path = Field(Path("xenc-output/model/best"), description="trained CrossEncoder directory")
+    pairs_dir: Path = Field(Path("xenc-output/pairs"), description="output of xenc mine")
+    split: str = Field("dev", description="split to fit on")
+    methods: list[Literal["temperature", "platt", "isotonic"]] = Field(
+        ["temperature", "platt", "isotonic"], description="methods compared by cross-validation"
+    )
+    folds: int = Field(5, ge=2, description="cross-validation folds (split by mention)")
+    selection_metric: Literal["ece", "brier", "log_loss"] = Field(
+        "brier", description="held-out metric that picks the method"
+    )
+    threshold_objective: Literal["f1", "precision"] = Field(
+        "f1", description="maximise F1, or reach a precision target"
+    )
+    precision_target: float = Field(0.95, gt=0, lt=1, description="precision for threshold_objective=precision")
+    min_examples: int = Field(
+        50, ge=1, description="fewer examples of a type than this fall back to its group, then global"
+    )
+    high_confidence_precision: float = Field(0.95, gt=0, lt=1, description="precision that defines the high tier")
+    batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
+    output_file: Path | None = Field(None, description="default: <model_dir>/xenc_calibration.json")
+
+
+class LinkConfig(CommonConfig):
+    """``xenc link``: link mentions from a file with a trained model and an index."""
+
+    model_dir: Path = Field(Path("xenc-output/model/best"), description="trained CrossEncoder directory")
+    index_dir: Path = Field(Path("xenc-output/index"), description="index built by build-index")
+    input: Path | None = Field(
+        None, description="text (one mention a line), TSV (mention[<TAB>context][<TAB>type]) or JSONL"
+    )
+    input_format: Literal["auto", "text", "tsv", "jsonl"] = Field("auto", description="input format")
+    output: Path | None = Field(None, description="output file (.jsonl or .tsv); default: stdout as JSONL")
+    output_format: Literal["auto", "jsonl", "tsv"] = Field("auto", description="output format")
+    top_k: int = Field(5, ge=1, description="alternatives reported per mention")
+    n_candidates: int | None = Field(None, ge=1, description="candidates scored per mention (default: as mined)")
+    batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
+
+
+class StatsConfig(CommonConfig):
+    """``xenc stats``: corpus and KB statistics."""
+
+    corpus: CorpusConfig = CorpusConfig()
+    kb: KBConfig = KBConfig()
+    index_dir: Path | None = Field(None, description="take the KB from this index instead of kb.path")
+    output: Path | None = Field(None, description="also write the statistics as JSON")
+
+
+class QuickstartConfig(CommonConfig):
+    """``xenc quickstart``: the whole pipeline on bundled MedMentions data, offline, on CPU."""
+
+    output_dir: Path = Field(Path("xenc-quickstart"), description="where index/, pairs/, model/, results/ go")
+    model: str | None = Field(
+        None, description="encoder and cross-encoder base (default: the offline all-MiniLM-L6-v2)"
+    )
+    device: str | None = Field(None, description="default: GPU when present, else CPU")
+    train_mentions: int = Field(700, ge=10, description="training mentions used")
+    eval_mentions: int = Field(400, ge=10, description="held-out evaluation mentions")
+    n_candidates: int = Field(8, ge=2, description="candidates per mention")
+    epochs: float = Field(1.0, gt=0, description="training epochs")
+
+
+COMMAND_CONFIGS: dict[str, type[CommonConfig]] = {
+    "build-index": BuildIndexConfig,
+    "mine": MineConfig,
+    "train": TrainConfig,
+    "evaluate": EvaluateConfig,
+    "calibrate": CalibrateConfig,
+    "link": LinkConfig,
+    "stats": StatsConfig,
+    "quickstart": QuickstartConfig,
+}
+
+
+# --------------------------------------------------------------------------- loading
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    """One line naming the first bad field, what was given and what is allowed."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "<root>"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown field '{field}'"
+    given = first.get("input")
+    given_text = "" if isinstance(given, dict) else f" (got {given!r})"
+    more = f" [+{len(error.errors()) - 1} more]" if len(error.errors()) > 1 else ""
+    return f"{source}: field '{field}': {message}{given_text}{more}"
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_config(
+    model: type[CommonConfig],
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> CommonConfig:
+    """Merge a YAML file with dotted-key overrides (``{"encoder.batch_size": 64}``) and validate.
+
+    Raises :class:`ConfigError` with a one-line message on any problem.
+    """
+    data: dict[str, Any] = read_yaml(config_file) if config_file else {}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, key, value)
+    source = str(config_file) if config_file else "config"
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def dump_config(config: BaseModel) -> dict[str, Any]:
+    return config.model_dump(mode="json")

@@ -1,0 +1,91 @@
+"""Rich progress bars and console output that honour ``--quiet``.
+
+Library code calls :func:`track` / :func:`progress_bar` and :func:`log`; the CLI
+sets quiet mode once with :func:`set_quiet`. Python API users get bars by default
+(``XENC_QUIET=1`` silences them too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+T = TypeVar("T")
+
+_state = {"quiet": os.environ.get("XENC_QUIET", "") not in ("", "0")}
+console = Console(stderr=True)
+
+
+def set_quiet(quiet: bool) -> None:
+    _state["quiet"] = bool(quiet)
+
+
+def is_quiet() -> bool:
+    return _state["quiet"]
+
+
+def log(message: str, style: str | None = None) -> None:
+    """Print a status line to stderr unless quiet."""
+    if not _state["quiet"]:
+        console.print(message, style=style, highlight=False)
+
+
+def _new_progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=_state["quiet"] or not sys.stderr,
+    )
+
+
+class _Bar:
+    def __init__(self, progress: Progress, task_id):
+        self._progress = progress
+        self._task = task_id
+
+    def advance(self, amount: float = 1) -> None:
+        self._progress.advance(self._task, amount)
+
+    def update(self, **kwargs) -> None:
+        self._progress.update(self._task, **kwargs)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: float | None) -> Iterator[_Bar]:
+    """A single progress bar as a context manager: ``with progress_bar("x", n) as bar: bar.advance()``."""
+    progress = _new_progress()
+    with progress:
+        task = progress.add_task(description, total=total)
+        yield _Bar(progress, task)
+
+
+def track(iterable: Iterable[T], description: str, total: float | None = None) -> Iterator[T]:
+    """Iterate with a progress bar."""
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    with progress_bar(description, total) as bar:
+        for item in iterable:
+            yield item
+            bar.advance(1)
