@@ -1,0 +1,208 @@
+"""Turn a pydantic config model into Typer options: one ``--option`` per (nested) field.
+
+``encoder.batch_size`` becomes ``--encoder-batch-size``; booleans are
+``--flag/--no-flag``; ``Literal`` fields are choices; lists take comma-separated
+values (``--languages ENG,SPA``); dicts take ``key=value`` pairs
+(``--split-files train=trng.txt,dev=dev.txt``). Every option defaults to "not
+given", so the YAML file (``--config``) supplies the rest and pydantic validates
+the merged result.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import typer
+from pydantic import BaseModel
+
+from xenc_toolkit.errors import ConfigError
+
+
+@dataclass
+class OptionSpec:
+    dotted: str  # "encoder.batch_size"
+    param: str  # python identifier "encoder__batch_size"
+    flag: str  # "--encoder-batch-size"
+    annotation: Any
+    help: str
+    panel: str
+    kind: str  # scalar | bool | list | dict
+
+
+def _unwrap_optional(annotation):
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _is_model(annotation) -> bool:
+    return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
+
+
+def _describe_default(value) -> str:
+    if isinstance(value, BaseModel):
+        return ""
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    return str(value)
+
+
+def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") -> list[OptionSpec]:
+    specs: list[OptionSpec] = []
+    for name, field in model.model_fields.items():
+        if name == "quiet":
+            continue  # a global option
+        annotation = _unwrap_optional(field.annotation)
+        dotted = f"{prefix}{name}"
+        if _is_model(annotation):
+            title = dotted.replace("_", " ").replace(".", " / ")
+            specs.extend(flatten(annotation, prefix=f"{dotted}.", panel=title.capitalize()))
+            continue
+        origin = get_origin(annotation)
+        kind = "scalar"
+        if annotation is bool:
+            kind = "bool"
+        elif origin in (list, tuple):
+            kind = "list"
+        elif origin is dict:
+            kind = "dict"
+        description = field.description or ""
+        if origin is Literal:
+            description += f" [{'|'.join(str(a) for a in get_args(annotation))}]"
+        elif kind == "list" and get_origin(get_args(annotation)[0]) is Literal:
+            description += f" [comma-separated from: {'|'.join(get_args(get_args(annotation)[0]))}]"
+        default = _describe_default(field.default)
+        if default:
+            description += f"  (default: {default})"
+        specs.append(
+            OptionSpec(
+                dotted=dotted,
+                param=dotted.replace(".", "__"),
+                flag="--" + dotted.replace(".", "-").replace("_", "-"),
+                annotation=annotation,
+                help=description.strip(),
+                panel=panel,
+                kind=kind,
+            )
+        )
+    return specs
+
+
+def _typer_type(spec: OptionSpec):
+    annotation = spec.annotation
+    if spec.kind == "bool":
+        return bool
+    if spec.kind in ("list", "dict"):
+        return str
+    if get_origin(annotation) is Literal:
+        return annotation
+    if annotation in (int, float, str, Path):
+        return annotation
+    return str
+
+
+def _parse_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _parse_dict(text: str, flag: str) -> dict[str, str]:
+    out = {}
+    for part in _parse_list(text):
+        if "=" not in part:
+            raise ConfigError(f"option {flag}: {part!r} is not key=value (e.g. {flag} train=a.txt,dev=b.txt)")
+        key, value = part.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def build_signature(specs: list[OptionSpec]) -> inspect.Signature:
+    params = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                None,
+                "--config",
+                "-c",
+                help="YAML file with this command's fields (CLI options override it)",
+                exists=False,
+                dir_okay=False,
+                rich_help_panel="Config",
+            ),
+            annotation=Path | None,
+        ),
+        inspect.Parameter(
+            "quiet",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(False, "--quiet", "-q", help="no progress bars", rich_help_panel="Config"),
+            annotation=bool,
+        ),
+    ]
+    for spec in specs:
+        if spec.kind == "bool":
+            name = spec.flag[2:]
+            option = typer.Option(
+                None, f"--{name}/--no-{name}", help=spec.help, rich_help_panel=spec.panel, show_default=False
+            )
+        else:
+            option = typer.Option(None, spec.flag, help=spec.help, rich_help_panel=spec.panel, show_default=False)
+        params.append(
+            inspect.Parameter(
+                spec.param, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=_typer_type(spec) | None
+            )
+        )
+    return inspect.Signature(params)
+
+
+def overrides_from_kwargs(specs: list[OptionSpec], kwargs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for spec in specs:
+        value = kwargs.get(spec.param)
+        if value is None:
+            continue
+        if spec.kind == "list":
+            value = _parse_list(value)
+        elif spec.kind == "dict":
+            value = _parse_dict(value, spec.flag)
+        elif isinstance(value, Path):
+            value = str(value)
+        out[spec.dotted] = value
+    return out
+
+
+def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callable[..., None]:
+    """A function whose signature Typer reads as ``--config``, ``--quiet`` and one option per field."""
+    from xenc_toolkit.config import load_config
+    from xenc_toolkit.errors import XencError
+    from xenc_toolkit.utils.progress import console, set_quiet
+
+    specs = flatten(model)
+
+    def command(**kwargs):
+        quiet = kwargs.pop("quiet", False)
+        config_file = kwargs.pop("config", None)
+        try:
+            overrides = overrides_from_kwargs(specs, kwargs)
+            if quiet:
+                overrides["quiet"] = True
+            cfg = load_config(model, config_file, overrides)
+            set_quiet(cfg.quiet)
+            run(cfg)
+        except XencError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    command.__signature__ = build_signature(specs)
+    command.__doc__ = model.__doc__
+    return command

@@ -1,0 +1,127 @@
+"""The name encoder, search backends and the on-disk index (manifest checks, atomic writes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from xenc_toolkit.config import EncoderConfig, IndexConfig
+from xenc_toolkit.errors import IncompatibleArtifactError, MissingInputError
+from xenc_toolkit.index import DenseIndex, FaissSearcher, NameEncoder, TorchExactSearcher
+from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
+
+
+def test_encoder_matches_sentence_transformers(tiny_st, mm_kb):
+    from sentence_transformers import SentenceTransformer
+
+    names = mm_kb.name_list[:200]
+    ours = NameEncoder(str(tiny_st), device="cpu").encode(names, batch_size=16)
+    reference = SentenceTransformer(str(tiny_st), device="cpu").encode(names, normalize_embeddings=True)
+    assert ours.shape == reference.shape
+    assert np.abs(ours - reference).max() < 1e-4
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_encoder_order_is_preserved_across_length_sorted_chunks(tiny_st):
+    names = [("word " * (i % 13)).strip() + f" n{i}" for i in range(300)]
+    encoder = NameEncoder(str(tiny_st), device="cpu")
+    chunked = encoder.encode(names, batch_size=7, chunk_size=50)
+    one_by_one = np.stack([encoder.encode([n])[0] for n in names[:40]])
+    assert np.abs(chunked[:40] - one_by_one).max() < 1e-4
+
+
+def test_plain_hf_encoder_uses_cls_pooling(tiny_bert):
+    encoder = NameEncoder(str(tiny_bert), device="cpu")
+    assert encoder.pooling == "cls"
+    assert encoder.info.dimension == 64
+
+
+def test_torch_exact_search_equals_faiss_flat():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = rng.normal(size=(40, 32)).astype(np.float32)
+    s1, i1 = FaissSearcher.build(x, "flat").search(q, 10)
+    s2, i2 = TorchExactSearcher(x, device="cpu", dtype=None, max_scores_bytes=4096).search(q, 10)
+    assert np.array_equal(i1, i2)
+    assert np.allclose(s1, s2, atol=1e-5)
+
+
+@pytest.mark.parametrize("index_type", ["ivf", "hnsw"])
+def test_approximate_indexes_find_true_neighbours(index_type):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4000, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[:100] + 0.01 * rng.normal(size=(100, 16)).astype(np.float32)
+    _, exact = FaissSearcher.build(x, "flat").search(q, 5)
+    _, approx = FaissSearcher.build(x, index_type, nprobe=16, ef_search=64).search(q, 5)
+    recall = np.mean([len(set(a) & set(e)) / 5 for a, e in zip(approx, exact, strict=True)])
+    assert recall > 0.9
+    assert (approx[:, 0] == np.arange(100)).mean() > 0.95
+
+
+def _kb() -> KnowledgeBase:
+    return KnowledgeBase.from_records(
+        [
+            ConceptRecord("C0004057", ["aspirin", "acetylsalicylic acid", "ASA"], "Aspirin", ["T109", "T121"]),
+            ConceptRecord(
+                "C0027051", ["myocardial infarction", "heart attack", "MI"], "Myocardial infarction", ["T047"]
+            ),
+            ConceptRecord("C0020538", ["hypertension", "high blood pressure"], "Hypertensive disease", ["T047"]),
+        ]
+    )
+
+
+def test_index_roundtrip_and_manifest(tmp_path, tiny_st):
+    kb = _kb()
+    index = DenseIndex.build(kb, EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig(), tmp_path / "index")
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["kb"]["checksum"] == kb.checksum
+    assert manifest["kb"]["n_names"] == 11  # 8 synonyms + 3 preferred names
+    assert manifest["encoder"]["pooling"] == "mean"
+    assert manifest["encoder"]["normalize"] is True
+    loaded = DenseIndex.load(tmp_path / "index", expect_encoder=str(tiny_st), expect_kb_checksum=kb.checksum)
+    query = index.encoder().encode(["heart attack"])
+    scores, ids = loaded.search(query, kb.n_names)
+    own = int(np.nonzero(ids[0] == kb.name_list.index("heart attack"))[0][0])
+    assert scores[0, own] == pytest.approx(1.0, abs=2e-3)  # fp16 storage
+    assert np.all(np.diff(scores[0]) <= 1e-6)
+    assert np.array_equal(ids, index.search(query, kb.n_names)[1])
+
+
+def test_index_refuses_other_encoder_or_kb(tmp_path, tiny_st, tiny_bert):
+    DenseIndex.build(_kb(), EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig(), tmp_path / "index")
+    with pytest.raises(IncompatibleArtifactError, match="built with encoder"):
+        DenseIndex.load(tmp_path / "index", expect_encoder=str(tiny_bert))
+    with pytest.raises(IncompatibleArtifactError, match="built for KB"):
+        DenseIndex.load(tmp_path / "index", expect_kb_checksum="0123456789abcdef")
+    with pytest.raises(MissingInputError, match="manifest"):
+        DenseIndex.load(tmp_path / "nowhere")
+
+
+def test_failed_build_leaves_no_partial_directory(tmp_path, tiny_st, monkeypatch):
+    from xenc_toolkit.kb import model as kb_model
+
+    def broken_save(self, path):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(kb_model.KnowledgeBase, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        DenseIndex.build(_kb(), EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig(), tmp_path / "index")
+    assert not (tmp_path / "index").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ivf_index_is_saved_and_reloaded(tmp_path, tiny_st, mm_kb):
+    DenseIndex.build(
+        mm_kb,
+        EncoderConfig(model=str(tiny_st), device="cpu"),
+        IndexConfig(index_type="ivf", nprobe=4),
+        tmp_path / "ivf",
+    )
+    assert (tmp_path / "ivf" / "index.faiss").exists()
+    loaded = DenseIndex.load(tmp_path / "ivf", nprobe=8)
+    assert loaded.searcher.index_type == "ivf"
+    assert loaded.manifest["index"]["nlist"] >= 1

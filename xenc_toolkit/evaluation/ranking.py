@@ -1,0 +1,42 @@
+"""Reranking candidate lists by model scores and locating the gold concept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def gold_rank(scores: np.ndarray, labels: Sequence[int]) -> int:
+    """0-based rank of the best-ranked gold candidate when sorted by descending score; -1 if no gold.
+
+    Ties keep the retrieval order (stable sort), so identical scores never favour the gold.
+    """
+    labels = np.asarray(labels)
+    if not labels.size or not labels.any():
+        return -1
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    return int(np.nonzero(labels[order] > 0)[0][0])
+
+
+def rerank_ranks(score_lists: Sequence[np.ndarray], label_lists: Sequence[Sequence[int]]) -> np.ndarray:
+    return np.asarray([gold_rank(s, y) for s, y in zip(score_lists, label_lists, strict=True)], dtype=np.int64)
+
+
+def top_two(score_lists: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per list: index of the top candidate, top score and second score (0 when a list has one candidate).
+
+    Empty lists give index -1 and scores 0.
+    """
+    top_index = np.full(len(score_lists), -1, dtype=np.int64)
+    top = np.zeros(len(score_lists), dtype=np.float64)
+    second = np.zeros(len(score_lists), dtype=np.float64)
+    for i, scores in enumerate(score_lists):
+        if len(scores) == 0:
+            continue
+        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+        top_index[i] = order[0]
+        top[i] = scores[order[0]]
+        if len(order) > 1:
+            second[i] = scores[order[1]]
+    return top_index, top, second

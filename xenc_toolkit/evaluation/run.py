@@ -1,0 +1,174 @@
+"""``xenc evaluate``: rerank held-out candidate lists and score mined pairs; write results, plots, report.
+
+``evaluation_results.json`` (a contract other code reads)::
+
+    overall_metrics   pair metrics on the mined evaluation pairs at the decision threshold:
+                      accuracy, precision, recall, f1, specificity, roc_auc, pr_auc, ece, mce, brier_score, ...
+    linking_metrics   reranked: acc@1, recall@5, recall@<depth>, mrr, plus retrieval_acc@1, n_mentions,
+                      n_gold_in_candidates, n_gold_not_in_kb, ...
+    retrieval_metrics the same for the retrieval order (the baseline the reranker must beat)
+    stage3_metrics    high_confidence_pct, mean_top_score, mean_margin, threshold
+    per_type          {TUI: linking fields + retrieval_*}; per_group: {semantic group: ...}
+    calibration, counts, config, model, plots
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..calibration import CALIBRATION_FILENAME, Calibration
+from ..config import EvaluateConfig, dump_config
+from ..errors import MissingInputError, XencError
+from ..kb.semantic_types import load_semantic_network
+from ..linking.scorer import PairScorer
+from ..mining.formatting import load_input_format
+from ..mining.pairs import load_candidate_lists, load_pairs
+from ..utils.io import atomic_write_json
+from ..utils.progress import log
+from . import plots as P
+from .metrics import calibration_errors, grouped_linking_metrics, linking_metrics, pair_metrics, stage3_metrics
+from .ranking import rerank_ranks, top_two
+from .report import write_report
+
+
+def load_cross_encoder(model_dir: str | Path, device: str | None = None):
+    from sentence_transformers import CrossEncoder
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").exists():
+        raise MissingInputError(model_dir, "CrossEncoder model directory (run `xenc train` first)")
+    return CrossEncoder(str(model_dir), device=device)
+
+
+def load_calibration(model_dir: str | Path, calibration_file: str | Path | None = None) -> Calibration | None:
+    path = Path(calibration_file) if calibration_file else Path(model_dir) / CALIBRATION_FILENAME
+    if calibration_file and not path.exists():
+        raise MissingInputError(path, "calibration file")
+    return Calibration.load(path) if path.exists() else None
+
+
+def check_input_format(model_dir: Path, pairs_dir: Path) -> None:
+    model_fmt = load_input_format(model_dir)
+    pairs_fmt = load_input_format(pairs_dir)
+    if model_fmt is not None and pairs_fmt is not None and model_fmt != pairs_fmt:
+        raise XencError(
+            f"{pairs_dir} was mined with input format {pairs_fmt.model_dump()} but the model in {model_dir} was "
+            f"trained with {model_fmt.model_dump()}; mine the evaluation split again with the model's format"
+        )
+
+
+def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
+    """Evaluate a trained CrossEncoder on a mined split; returns the results dict (also written to disk)."""
+    model_dir, pairs_dir, out = Path(cfg.model_dir), Path(cfg.pairs_dir), Path(cfg.output_dir)
+    check_input_format(model_dir, pairs_dir)
+    model = model or load_cross_encoder(model_dir)
+    lists = load_candidate_lists(pairs_dir, cfg.split)
+    pairs = load_pairs(pairs_dir)
+    if cfg.split not in pairs:
+        raise XencError(f"{pairs_dir}: no pairs for split {cfg.split!r} (available: {', '.join(pairs.keys())})")
+    pair_ds = pairs[cfg.split]
+    calibration = load_calibration(model_dir, cfg.calibration_file)
+
+    queries = lists["query"]
+    cand_texts = lists["candidate_texts"]
+    labels = [np.asarray(y, dtype=np.int64) for y in lists["labels"]]
+    sizes = [len(c) for c in cand_texts]
+    flat_q = [q for q, n in zip(queries, sizes, strict=True) for _ in range(n)]
+    flat_c = [c for cands in cand_texts for c in cands]
+    n_list_pairs = len(flat_q)
+    scorer = PairScorer(model, batch_size=cfg.batch_size, precision=cfg.precision, max_length=cfg.max_length)
+    log(f"scoring {len(queries):,} candidate lists ({n_list_pairs:,} pairs) and {len(pair_ds):,} mined pairs")
+    logits = scorer.logits(flat_q + list(pair_ds["query"]), flat_c + list(pair_ds["candidate"]))
+    list_logits, pair_logits = logits[:n_list_pairs], logits[n_list_pairs:]
+
+    def to_probs(x: np.ndarray) -> np.ndarray:
+        return calibration.probabilities(x) if calibration else 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+
+    list_probs = to_probs(list_logits)
+    bounds = np.cumsum([0, *sizes])
+    prob_lists = [list_probs[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
+
+    depth = max(max(sizes, default=1), 1)
+    gold_in_kb = np.asarray(lists["gold_in_kb"], dtype=bool)
+    ranks = rerank_ranks(prob_lists, labels)
+    retrieval_ranks = np.asarray(lists["gold_rank"], dtype=np.int64)
+    ks = (1, 5, 10)
+    reranked = linking_metrics(ranks, depth, ks, gold_in_kb=gold_in_kb)
+    retrieval = linking_metrics(retrieval_ranks, depth, ks, gold_in_kb=gold_in_kb)
+    reranked["retrieval_acc@1"] = retrieval["acc@1"]
+    reranked["gain_acc@1"] = (reranked["acc@1"] or 0.0) - (retrieval["acc@1"] or 0.0)
+
+    _, top, second = top_two(prob_lists)
+    threshold = cfg.threshold
+    if threshold is None:
+        threshold = calibration.thresholds.global_threshold if calibration else 0.5
+    stage3 = stage3_metrics(top, second, cfg.high_confidence)
+
+    pair_labels = np.asarray(pair_ds["label"], dtype=np.int64)
+    pair_probs = to_probs(pair_logits)
+    overall = pair_metrics(pair_labels, pair_probs, threshold=threshold)
+    calib = calibration_errors(pair_labels, pair_probs, n_bins=cfg.n_bins)
+    overall.update({"ece": calib["ece"], "mce": calib["mce"]})
+    kinds = np.asarray(pair_ds["kind"])
+    per_kind = {}
+    for kind in sorted(set(kinds.tolist())):
+        mask = kinds == kind
+        per_kind[kind] = {
+            "n_pairs": int(mask.sum()),
+            "mean_probability": float(pair_probs[mask].mean()),
+            "accuracy": float(((pair_probs[mask] >= threshold) == (pair_labels[mask] == 1)).mean()),
+        }
+
+    network = load_semantic_network()
+    types = [tuple(t) for t in lists["gold_types"]]
+    groups = [network.groups_of(t) for t in types]
+    per_type = grouped_linking_metrics(ranks, retrieval_ranks, types, depth, ks)
+    per_group = grouped_linking_metrics(ranks, retrieval_ranks, groups, depth, ks)
+    for key, entry in per_type.items():
+        entry["name"] = network.type_name(key)
+    for key, entry in per_group.items():
+        entry["name"] = network.group_names.get(key, key)
+
+    out.mkdir(parents=True, exist_ok=True)
+    plot_paths = {
+        "reliability_diagram": P.reliability_diagram(
+            pair_labels, pair_probs, out / "reliability_diagram.png", n_bins=cfg.n_bins
+        ),
+        "pr_curve": P.pr_curve(pair_labels, pair_probs, out / "pr_curve.png"),
+        "roc_curve": P.roc_curve(pair_labels, pair_probs, out / "roc_curve.png"),
+        "score_histograms": P.score_histograms(pair_labels, pair_probs, out / "score_histograms.png"),
+        "group_accuracy": P.group_accuracy_bars(per_group, out / "acc_per_group.png"),
+    }
+    results = {
+        "overall_metrics": overall,
+        "linking_metrics": reranked,
+        "retrieval_metrics": retrieval,
+        "stage3_metrics": stage3,
+        "per_type": per_type,
+        "per_group": per_group,
+        "per_negative_kind": per_kind,
+        "calibration": {
+            "method": calibration.method if calibration else "none (sigmoid)",
+            "decision_threshold": threshold,
+            "bins": calib["bins"],
+        },
+        "counts": {
+            "mentions": len(queries),
+            "candidate_pairs": n_list_pairs,
+            "mined_pairs": len(pair_ds),
+            "gold_not_in_kb": int((~gold_in_kb).sum()),
+            "gold_not_in_candidates": int((ranks < 0).sum()),
+            "candidate_depth": depth,
+        },
+        "model": str(model_dir),
+        "split": cfg.split,
+        "config": dump_config(cfg),
+        "plots": {k: Path(v).name for k, v in plot_paths.items()},
+    }
+    atomic_write_json(out / "evaluation_results.json", results)
+    write_report(results, out, plot_paths, html=cfg.html)
+    log(f"results written to {out}")
+    return results

@@ -1,0 +1,78 @@
+"""A knowledge base from annotated mentions: each concept's distinct surface forms become its names.
+
+Used where no terminology is at hand (the quickstart, the MedMentions benchmark:
+"KB = the distinct surface forms of each CUI in the training portion") and for the
+opt-in ``add_training_mentions`` augmentation of a real KB. Never build it from
+evaluation mentions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..corpora.mention import Mention
+from .model import ConceptRecord, KnowledgeBase
+
+
+def kb_from_mentions(
+    mentions: Iterable[Mention],
+    types_map: Mapping[str, Sequence[str]] | None = None,
+    source: str = "mentions",
+) -> KnowledgeBase:
+    """One concept per gold id; names = distinct mention strings (most frequent first = preferred name).
+
+    Composite mentions (several gold ids) are skipped: their string names none of the concepts alone.
+    """
+    surface: dict[str, Counter] = defaultdict(Counter)
+    types: dict[str, set[str]] = defaultdict(set)
+    n_mentions = 0
+    for mention in mentions:
+        if len(mention.gold_ids) != 1:
+            continue
+        cid = mention.gold_ids[0]
+        surface[cid][mention.text] += 1
+        types[cid].update(mention.types)
+        n_mentions += 1
+    records = []
+    for cid in sorted(surface):
+        names = [name for name, _ in surface[cid].most_common()]
+        tuis = list((types_map or {}).get(cid, ())) or sorted(types[cid])
+        records.append(ConceptRecord(concept_id=cid, names=names, preferred_name=names[0], types=tuis))
+    return KnowledgeBase.from_records(records, metadata={"source": source, "from_mentions": n_mentions})
+
+
+def add_mention_names(kb: KnowledgeBase, mentions: Iterable[Mention]) -> tuple[KnowledgeBase, int]:
+    """A copy of ``kb`` whose concepts also carry the (single-gold) mention strings as names.
+
+    Returns the new KB and the number of names added. Opt-in augmentation with
+    training mentions only (BioSyn-style); gold ids not in the KB are ignored.
+    """
+    extra: dict[int, list[str]] = defaultdict(list)
+    for mention in mentions:
+        if len(mention.gold_ids) != 1:
+            continue
+        index = kb.resolve(mention.gold_ids[0])
+        if index is not None:
+            extra[index].append(mention.text)
+    if not extra:
+        return kb, 0
+    ids, preferred, types = kb.concept_ids, kb.preferred_names, kb.concept_types
+    names = kb.name_list
+    own: dict[int, list[str]] = defaultdict(list)
+    for row, concept in enumerate(kb.name_concept.tolist()):
+        own[concept].append(names[row])
+    definitions = kb.concepts.column("definition").to_pylist()
+    alias_pairs = defaultdict(list)
+    for alias, index in zip(
+        kb.aliases.column("alias_id").to_pylist(), kb.aliases.column("concept_index").to_pylist(), strict=True
+    ):
+        alias_pairs[index].append(alias)
+    records = [
+        ConceptRecord(ids[i], own[i] + extra.get(i, []), preferred[i], types[i], definitions[i], alias_pairs.get(i, ()))
+        for i in range(kb.n_concepts)
+    ]
+    meta = {k: v for k, v in kb.metadata.items() if k != "checksum"}
+    meta["augmented_with_mentions"] = sum(len(v) for v in extra.values())
+    new = KnowledgeBase.from_records(records, metadata=meta)
+    return new, new.n_names - kb.n_names

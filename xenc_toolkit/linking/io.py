@@ -1,0 +1,137 @@
+"""Input and output files of ``xenc link``.
+
+Input (``--input-format auto`` picks by extension, then content):
+
+* text: one mention per line (blank lines skipped);
+* TSV: ``mention[<TAB>context[<TAB>types]]`` — context a sentence containing the mention,
+  types comma-separated TUIs or semantic groups; an optional header line starting ``mention``;
+* JSONL: ``{"mention": ..., "context": ... | "left_context"/"right_context": ..., "types": [...], "id": ...}``.
+
+Output: JSONL (one object per mention: input id, mention, concept_id, name, probability,
+margin, tier, types, alternatives) or TSV (``id, mention, concept_id, name, probability, margin, tier``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFormatError, MissingInputError
+from ..utils.io import atomic_write_text
+
+
+@dataclass
+class LinkInput:
+    id: str
+    mention: str
+    context: Any = None  # sentence string or (left, right)
+    types: tuple[str, ...] | None = None
+
+
+def _detect(path: Path, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        return "jsonl"
+    if suffix in (".tsv", ".tab"):
+        return "tsv"
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    if first.lstrip().startswith("{"):
+        return "jsonl"
+    return "tsv" if "\t" in first else "text"
+
+
+def _types(value: str) -> tuple[str, ...] | None:
+    parts = tuple(t.strip() for t in value.split(",") if t.strip())
+    return parts or None
+
+
+def read_link_input(path: str | Path, fmt: str = "auto") -> list[LinkInput]:
+    path = Path(path)
+    if not path.exists():
+        raise MissingInputError(path, "input file")
+    fmt = _detect(path, fmt)
+    records: list[LinkInput] = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                if fmt == "text":
+                    records.append(LinkInput(str(number), line.strip()))
+                elif fmt == "tsv":
+                    fields = line.split("\t")
+                    if number == 1 and fields[0].strip().lower() == "mention":
+                        continue
+                    if len(fields) > 3 or not fields[0].strip():
+                        raise InputFormatError(
+                            path,
+                            number,
+                            f"{len(fields)} column(s), first {fields[0]!r}",
+                            "mention[<TAB>context[<TAB>types]] with a non-empty mention",
+                        )
+                    context = fields[1] if len(fields) > 1 and fields[1] else None
+                    types = _types(fields[2]) if len(fields) > 2 else None
+                    records.append(LinkInput(str(number), fields[0].strip(), context, types))
+                else:
+                    records.append(_json_record(path, number, line))
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return records
+
+
+def _json_record(path: Path, number: int, line: str) -> LinkInput:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(path, number, f"invalid JSON ({exc.msg})", "one JSON object per line") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("mention"), str) or not data["mention"].strip():
+        raise InputFormatError(path, number, "no non-empty 'mention' string", '{"mention": "...", ...}')
+    if "left_context" in data or "right_context" in data:
+        context = (str(data.get("left_context") or ""), str(data.get("right_context") or ""))
+    else:
+        context = data.get("context")
+    types = data.get("types")
+    if isinstance(types, str):
+        types = _types(types)
+    elif types is not None:
+        types = tuple(str(t) for t in types) or None
+    return LinkInput(str(data.get("id", number)), data["mention"].strip(), context, types)
+
+
+def result_rows(records: Sequence[LinkInput], results: Sequence) -> list[dict[str, Any]]:
+    return [{"id": r.id, **res.to_dict()} for r, res in zip(records, results, strict=True)]
+
+
+def format_jsonl(records, results) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in result_rows(records, results))
+
+
+def write_link_output(records, results, path: str | Path, fmt: str = "auto") -> Path:
+    path = Path(path)
+    if fmt == "auto":
+        fmt = "tsv" if path.suffix.lower() in (".tsv", ".tab") else "jsonl"
+    if fmt == "jsonl":
+        return atomic_write_text(path, format_jsonl(records, results))
+    lines = ["id\tmention\tconcept_id\tname\tprobability\tmargin\ttier"]
+    for r, res in zip(records, results, strict=True):
+        lines.append(
+            "\t".join(
+                [
+                    r.id,
+                    res.mention,
+                    res.concept_id or "",
+                    res.name or "",
+                    f"{res.probability:.4f}",
+                    f"{res.margin:.4f}",
+                    res.tier,
+                ]
+            )
+        )
+    return atomic_write_text(path, "\n".join(lines) + "\n")

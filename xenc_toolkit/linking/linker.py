@@ -1,0 +1,249 @@
+"""The Stage-3 :class:`Linker`: mention strings in, UMLS concepts with calibrated confidence out.
+
+::
+
+    from xenc_toolkit.linking import Linker
+
+    linker = Linker.from_pretrained("runs/model/best", "runs/index")
+    for result in linker.link(["aspirin", "MI"], contexts=["took aspirin daily", "after an acute MI ."]):
+        print(result.concept_id, result.name, result.probability, result.tier)
+
+For each mention: candidates from the index (dense / TF-IDF / fused, as mined),
+reranked by the CrossEncoder, probabilities from the calibration saved next to the
+model (sigmoid when there is none), the margin over the runner-up, a confidence
+tier and the top-k alternatives. Repeated (mention, context, types) inputs in a
+batch are linked once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..calibration import Calibration
+from ..config import CandidateConfig, InputFormatConfig
+from ..index.dense_index import DenseIndex
+from ..mining.candidates import CandidateGenerator
+from ..mining.formatting import format_candidate, format_query, load_input_format
+from ..utils.io import read_json
+from .scorer import PairScorer, score_candidate_lists
+
+CANDIDATES_FILE = "xenc_candidates.json"
+DEFAULT_TIERS = {"high": 0.9, "medium": 0.5}
+
+
+@dataclass
+class Candidate:
+    concept_id: str
+    name: str
+    probability: float
+    logit: float
+    types: list[str]
+    retrieval_score: float | None = None
+
+
+@dataclass
+class LinkResult:
+    mention: str
+    concept_id: str | None
+    name: str | None
+    probability: float
+    margin: float
+    tier: str
+    types: list[str] = field(default_factory=list)
+    alternatives: list[Candidate] = field(default_factory=list)
+    type_filter_relaxed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def split_context(mention: str, context) -> tuple[str, str]:
+    """(left, right) from a ``(left, right)`` pair or a sentence containing the mention."""
+    if context is None:
+        return "", ""
+    if isinstance(context, tuple | list):
+        left, right = (list(context) + ["", ""])[:2]
+        return left or "", right or ""
+    at = context.lower().find(mention.lower())
+    if at < 0:
+        return context, ""
+    return context[:at], context[at + len(mention) :]
+
+
+class Linker:
+    """Links mentions with a trained CrossEncoder and a dense index (see module docstring)."""
+
+    def __init__(
+        self,
+        model,
+        index: DenseIndex,
+        input_format: InputFormatConfig | None = None,
+        candidates: CandidateConfig | None = None,
+        calibration: Calibration | None = None,
+        batch_size: int = 256,
+        precision: str = "auto",
+    ):
+        self.model = model
+        self.index = index
+        self.kb = index.kb
+        self.input_format = input_format or InputFormatConfig()
+        self.candidate_config = candidates or CandidateConfig(generator="dense")
+        self.calibration = calibration
+        self.scorer = PairScorer(model, batch_size=batch_size, precision=precision)
+        self.generator = CandidateGenerator(self.kb, self.candidate_config, dense_index=index, device=str(model.device))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_dir: str | Path,
+        index_dir: str | Path,
+        device: str | None = None,
+        n_candidates: int | None = None,
+        batch_size: int = 256,
+        precision: str = "auto",
+        calibration_file: str | Path | None = None,
+    ) -> Linker:
+        """Load a model directory (plain CrossEncoder + xenc files) and an index directory."""
+        from ..evaluation.run import load_calibration, load_cross_encoder
+
+        model_dir = Path(model_dir)
+        model = load_cross_encoder(model_dir, device=device)
+        index = DenseIndex.load(index_dir, device=str(model.device))
+        candidates = None
+        if (model_dir / CANDIDATES_FILE).exists():
+            candidates = CandidateConfig.model_validate(read_json(model_dir / CANDIDATES_FILE))
+        candidates = candidates or CandidateConfig(generator="dense")
+        if n_candidates:
+            candidates = candidates.model_copy(update={"n_candidates": n_candidates})
+        return cls(
+            model,
+            index,
+            input_format=load_input_format(model_dir),
+            candidates=candidates,
+            calibration=load_calibration(model_dir, calibration_file),
+            batch_size=batch_size,
+            precision=precision,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _probabilities(self, logits: np.ndarray) -> np.ndarray:
+        if self.calibration is not None:
+            return self.calibration.probabilities(logits)
+        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+    def _tier(self, probability: float, tuis: Sequence[str]) -> str:
+        if self.calibration is not None:
+            return self.calibration.tier(probability, tuple(tuis))
+        if probability >= DEFAULT_TIERS["high"]:
+            return "high"
+        return "medium" if probability >= DEFAULT_TIERS["medium"] else "low"
+
+    def _type_ok(self, concept: int, wanted: set[str]) -> bool:
+        tuis = self.kb.types_of(concept)
+        return bool(wanted.intersection(tuis) or wanted.intersection(self.kb.semantic_network.groups_of(tuis)))
+
+    # ------------------------------------------------------------------ linking
+    def link(
+        self,
+        mentions: Sequence[str],
+        contexts: Sequence | None = None,
+        types: Sequence[Sequence[str] | str | None] | None = None,
+        top_k: int = 5,
+    ) -> list[LinkResult]:
+        """Link each mention.
+
+        Args:
+            mentions: mention strings.
+            contexts: per mention a sentence containing it or a ``(left, right)`` pair (used when the
+                model was trained with context).
+            types: per mention TUIs or semantic groups (e.g. ``["T121"]``, ``"CHEM"``) from the NER
+                stage: candidates of other types are dropped (if none is left, all are kept and
+                ``type_filter_relaxed`` is set).
+            top_k: alternatives reported per mention.
+        """
+        n = len(mentions)
+        contexts = list(contexts) if contexts is not None else [None] * n
+        types = list(types) if types is not None else [None] * n
+        if len(contexts) != n or len(types) != n:
+            raise ValueError(f"{n} mentions but {len(contexts)} contexts and {len(types)} type lists")
+        keys, first_of, inverse = [], {}, []
+        for mention, context, wanted in zip(mentions, contexts, types, strict=True):
+            wanted_t = (wanted,) if isinstance(wanted, str) else tuple(wanted or ())
+            left, right = split_context(mention, context)
+            key = (mention, left, right, wanted_t)
+            if key not in first_of:
+                first_of[key] = len(keys)
+                keys.append(key)
+            inverse.append(first_of[key])
+        unique = self._link_unique(keys, top_k)
+        return [unique[i] for i in inverse]
+
+    def _link_unique(self, keys, top_k: int) -> list[LinkResult]:
+        kb, fmt = self.kb, self.input_format
+        texts = [k[0] for k in keys]
+        queries = [format_query(m, left, right, fmt) for m, left, right, _ in keys]
+        dense_texts = queries if self.candidate_config.dense_context else texts
+        lists = self.generator.generate(texts, dense_texts)["final"]
+        cand_rows, relaxed = [], []
+        for i, (_, _, _, wanted) in enumerate(keys):
+            rows = [j for j in range(lists.depth) if lists.concepts[i, j] >= 0]
+            if wanted:
+                kept = [j for j in rows if self._type_ok(int(lists.concepts[i, j]), set(wanted))]
+                relaxed.append(not kept and bool(rows))
+                rows = kept or rows
+            else:
+                relaxed.append(False)
+            cand_rows.append(rows)
+        cand_texts = []
+        for i, rows in enumerate(cand_rows):
+            texts_i = []
+            for j in rows:
+                c, name_row = int(lists.concepts[i, j]), int(lists.names[i, j])
+                name = kb.name_list[name_row] if name_row >= 0 else kb.preferred_names[c]
+                type_names = kb.type_names_of(c) if fmt.candidate_types else ()
+                texts_i.append(format_candidate(name, kb.preferred_names[c], type_names, fmt))
+            cand_texts.append(texts_i)
+        logit_lists = score_candidate_lists(self.scorer, queries, cand_texts)
+        results = []
+        for i, rows in enumerate(cand_rows):
+            logits = logit_lists[i]
+            probs = self._probabilities(logits) if len(logits) else np.zeros(0)
+            order = np.argsort(-probs, kind="stable")
+            alts = []
+            for o in order[:top_k]:
+                c = int(lists.concepts[i, rows[o]])
+                score = lists.scores[i, rows[o]]
+                alts.append(
+                    Candidate(
+                        kb.concept_ids[c],
+                        kb.preferred_names[c],
+                        float(probs[o]),
+                        float(logits[o]),
+                        list(kb.types_of(c)),
+                        None if np.isnan(score) else float(score),
+                    )
+                )
+            if not alts:
+                results.append(LinkResult(keys[i][0], None, None, 0.0, 0.0, "low", [], [], relaxed[i]))
+                continue
+            top = alts[0]
+            margin = top.probability - (float(probs[order[1]]) if len(order) > 1 else 0.0)
+            results.append(
+                LinkResult(
+                    keys[i][0],
+                    top.concept_id,
+                    top.name,
+                    top.probability,
+                    margin,
+                    self._tier(top.probability, top.types),
+                    top.types,
+                    alts,
+                    relaxed[i],
+                )
+            )
+        return results

@@ -1,0 +1,227 @@
+"""Per-mention candidate concepts: dense, TF-IDF, or both fused.
+
+For each mention the top-K *names* are retrieved, aggregated to concepts (a
+concept's score is the max over its names; its best-matching name is kept) and the
+top-N concepts form the candidate list. All steps are vectorised over batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import CandidateConfig
+from ..kb.model import KnowledgeBase
+from ..utils.progress import log
+from .tfidf import TfidfIndex
+
+
+@dataclass
+class CandidateLists:
+    """Candidate concepts per mention, best first; rows padded with -1 (concept, name) and NaN (score)."""
+
+    concepts: np.ndarray  # int32 [n, N]
+    scores: np.ndarray  # float32 [n, N]
+    names: np.ndarray  # int32 [n, N] best-matching name row of each candidate
+    generator: str
+
+    @property
+    def depth(self) -> int:
+        return int(self.concepts.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.concepts.shape[0])
+
+    def gold_ranks(self, gold_sets: Sequence[set[int] | frozenset[int]]) -> np.ndarray:
+        """0-based rank of the first gold concept in each list, -1 when absent."""
+        ranks = np.full(len(self), -1, dtype=np.int64)
+        for row, gold in enumerate(gold_sets):
+            if not gold:
+                continue
+            hits = np.nonzero(np.isin(self.concepts[row], list(gold)))[0]
+            if len(hits):
+                ranks[row] = hits[0]
+        return ranks
+
+    def recall_at(self, ranks: np.ndarray, k: int) -> float:
+        return float(np.mean((ranks >= 0) & (ranks < k))) if len(ranks) else 0.0
+
+
+def _first_per_group(keys: np.ndarray) -> np.ndarray:
+    """Indices (into the flattened row-major array) of the first occurrence of each key."""
+    _, first = np.unique(keys, return_index=True)
+    return np.sort(first)
+
+
+def _take_top_per_row(rows: np.ndarray, values: dict[str, np.ndarray], n_rows: int, n: int, fill: dict) -> dict:
+    """Keep the first ``n`` items of each row (``rows`` sorted ascending, items in rank order)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    position = np.arange(len(rows)) - starts[rows]
+    keep = position < n
+    out = {}
+    for key, array in values.items():
+        table = np.full((n_rows, n), fill[key], dtype=array.dtype)
+        table[rows[keep], position[keep]] = array[keep]
+        out[key] = table
+    return out
+
+
+def aggregate_to_concepts(
+    name_ids: np.ndarray, scores: np.ndarray, name_concept: np.ndarray, n: int, generator: str
+) -> CandidateLists:
+    """Turn per-mention top-K names (sorted by score) into top-``n`` concepts (max over names)."""
+    n_rows, k = name_ids.shape
+    valid = name_ids >= 0
+    concepts = np.where(valid, name_concept[np.where(valid, name_ids, 0)], -1).astype(np.int64)
+    n_concepts = int(name_concept.max()) + 2 if len(name_concept) else 2
+    keys = np.arange(n_rows, dtype=np.int64)[:, None] * n_concepts + (concepts + 1)
+    flat_keys = np.where(valid, keys, -1).ravel()
+    first = _first_per_group(flat_keys)
+    first = first[flat_keys[first] >= 0]
+    rows = first // k
+    table = _take_top_per_row(
+        rows,
+        {
+            "concepts": concepts.ravel()[first].astype(np.int32),
+            "scores": scores.ravel()[first].astype(np.float32),
+            "names": name_ids.ravel()[first].astype(np.int32),
+        },
+        n_rows,
+        n,
+        {"concepts": -1, "scores": np.nan, "names": -1},
+    )
+    return CandidateLists(table["concepts"], table["scores"], table["names"], generator)
+
+
+def fuse(
+    a: CandidateLists, b: CandidateLists, n: int, method: str = "rrf", rrf_k: int = 60, alpha: float = 0.5
+) -> CandidateLists:
+    """Fuse two candidate lists per mention.
+
+    ``rrf``: score = sum over lists of 1 / (rrf_k + rank + 1). ``interpolate``: score =
+    alpha * a + (1 - alpha) * b, a list's missing score counting as its row minimum.
+    The best-matching name comes from ``a`` when present there, else from ``b``.
+    """
+    n_rows = len(a)
+    concepts = np.concatenate([a.concepts, b.concepts], axis=1).astype(np.int64)
+    names = np.concatenate([a.names, b.names], axis=1)
+    if method == "rrf":
+        ranks_a = np.arange(a.depth)[None, :].repeat(n_rows, 0)
+        ranks_b = np.arange(b.depth)[None, :].repeat(n_rows, 0)
+        contrib = np.concatenate([1.0 / (rrf_k + ranks_a + 1), 1.0 / (rrf_k + ranks_b + 1)], axis=1)
+    elif method == "interpolate":
+        fill_a = np.nanmin(np.where(np.isnan(a.scores), np.inf, a.scores), axis=1, keepdims=True)
+        fill_b = np.nanmin(np.where(np.isnan(b.scores), np.inf, b.scores), axis=1, keepdims=True)
+        fill_a = np.where(np.isfinite(fill_a), fill_a, 0.0)
+        fill_b = np.where(np.isfinite(fill_b), fill_b, 0.0)
+        contrib = np.concatenate([alpha * a.scores, (1 - alpha) * b.scores], axis=1)
+        # a concept missing from one list gets that list's row minimum (added below)
+    else:
+        raise ValueError(f"unknown fusion method {method!r} (expected rrf or interpolate)")
+    valid = concepts >= 0
+    n_concepts = int(concepts.max()) + 2 if valid.any() else 2
+    keys = np.where(valid, np.arange(n_rows, dtype=np.int64)[:, None] * n_concepts + concepts, -1).ravel()
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    keep = sorted_keys >= 0
+    order, sorted_keys = order[keep], sorted_keys[keep]
+    unique_keys, start = np.unique(sorted_keys, return_index=True)
+    totals = np.add.reduceat(np.nan_to_num(contrib.ravel()[order]), start) if len(order) else np.zeros(0)
+    first_pos = order[start]  # first occurrence (in a, when present there) keeps its name
+    if method == "interpolate":
+        in_a = np.zeros(len(unique_keys), dtype=bool)
+        in_b = np.zeros(len(unique_keys), dtype=bool)
+        col = order % (a.depth + b.depth)
+        group = np.repeat(np.arange(len(unique_keys)), np.diff(np.append(start, len(order))))
+        in_a[group[col < a.depth]] = True
+        in_b[group[col >= a.depth]] = True
+        rows_u = unique_keys // n_concepts
+        totals = (
+            totals
+            + np.where(in_a, 0.0, alpha * fill_a[rows_u, 0])
+            + np.where(in_b, 0.0, (1 - alpha) * fill_b[rows_u, 0])
+        )
+    rows = unique_keys // n_concepts
+    # sort by row, then score descending
+    rank_order = np.lexsort((-totals, rows))
+    table = _take_top_per_row(
+        rows[rank_order],
+        {
+            "concepts": (unique_keys % n_concepts)[rank_order].astype(np.int32),
+            "scores": totals[rank_order].astype(np.float32),
+            "names": names.ravel()[first_pos][rank_order].astype(np.int32),
+        },
+        n_rows,
+        n,
+        {"concepts": -1, "scores": np.nan, "names": -1},
+    )
+    return CandidateLists(table["concepts"], table["scores"], table["names"], f"fusion-{method}")
+
+
+class CandidateGenerator:
+    """Dense, TF-IDF and fused candidates for batches of mention strings.
+
+    Args:
+        kb: the knowledge base (its name rows are the index rows).
+        cfg: candidate settings.
+        dense_index: a :class:`~xenc_toolkit.index.DenseIndex` (needed for 'dense' and 'fusion').
+    """
+
+    def __init__(self, kb: KnowledgeBase, cfg: CandidateConfig, dense_index=None, device: str | None = None):
+        self.kb = kb
+        self.cfg = cfg
+        self.dense_index = dense_index
+        self.device = device
+        self._tfidf: TfidfIndex | None = None
+        if cfg.generator in ("dense", "fusion") and dense_index is None:
+            raise ValueError(f"candidate generator {cfg.generator!r} needs a dense index")
+
+    @property
+    def top_k_names(self) -> int:
+        return self.cfg.top_k_names or 4 * self.cfg.n_candidates
+
+    @property
+    def tfidf(self) -> TfidfIndex:
+        if self._tfidf is None:
+            log(
+                f"building character {self.cfg.tfidf_ngram_min}-{self.cfg.tfidf_ngram_max}-gram TF-IDF over "
+                f"{self.kb.n_names:,} names"
+            )
+            self._tfidf = TfidfIndex(self.kb.name_list, (self.cfg.tfidf_ngram_min, self.cfg.tfidf_ngram_max))
+        return self._tfidf
+
+    def dense_embeddings(self, texts: Sequence[str]):
+        encoder = self.dense_index.encoder(device=self.device)
+        return encoder.encode(
+            texts,
+            batch_size=self.cfg.batch_size,
+            description="embedding mentions",
+            output="torch" if encoder.device.type == "cuda" else "numpy",
+        )
+
+    def dense(self, texts: Sequence[str], embeddings=None) -> CandidateLists:
+        if embeddings is None:
+            embeddings = self.dense_embeddings(texts)
+        scores, ids = self.dense_index.search(embeddings, self.top_k_names, progress=True)
+        return aggregate_to_concepts(ids, scores, self.kb.name_concept, self.cfg.n_candidates, "dense")
+
+    def tfidf_candidates(self, texts: Sequence[str]) -> CandidateLists:
+        scores, ids = self.tfidf.search(texts, self.top_k_names, progress=True)
+        return aggregate_to_concepts(ids, scores, self.kb.name_concept, self.cfg.n_candidates, "tfidf")
+
+    def generate(self, texts: Sequence[str], dense_texts: Sequence[str] | None = None) -> dict[str, CandidateLists]:
+        """All lists the configured generator needs; the key ``'final'`` is the one used downstream."""
+        out: dict[str, CandidateLists] = {}
+        if self.cfg.generator in ("dense", "fusion"):
+            out["dense"] = self.dense(dense_texts or texts)
+        if self.cfg.generator in ("tfidf", "fusion"):
+            out["tfidf"] = self.tfidf_candidates(texts)
+        if self.cfg.generator == "fusion":
+            out["fusion"] = fuse(
+                out["dense"], out["tfidf"], self.cfg.n_candidates, self.cfg.fusion, self.cfg.rrf_k, self.cfg.alpha
+            )
+        out["final"] = out[self.cfg.generator]
+        return out

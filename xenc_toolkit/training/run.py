@@ -1,0 +1,329 @@
+"""``xenc train``: fine-tune a CrossEncoder on mined pairs with the sentence-transformers trainer.
+
+Output directory::
+
+    checkpoint-N/        trainer checkpoints (model + optimiser, scheduler, RNG, step) for --resume
+    runs/                TensorBoard logs (loss, learning rate, evaluator metrics)
+    eval/                evaluator CSVs
+    best/                plain CrossEncoder directory: the checkpoint with the best dev metric
+    final/               plain CrossEncoder directory: the weights at the end of training
+    training_summary.json
+
+``best/`` and ``final/`` also hold ``xenc_input_format.json`` (how to write query and
+candidate texts), ``xenc_training.json`` (the exact config, package versions,
+metrics) and the sentence-transformers model card (README.md). They load with
+``sentence_transformers.CrossEncoder(path)`` and nothing from this package.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..config import TrainConfig, dump_config
+from ..errors import XencError
+from ..evaluation.evaluators import LinkingEvaluator
+from ..linking.linker import CANDIDATES_FILE
+from ..mining.formatting import load_input_format, save_input_format
+from ..mining.pairs import load_candidate_lists, load_pairs
+from ..utils.io import atomic_directory, atomic_write_json, read_json
+from ..utils.progress import is_quiet, log
+from .data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
+from .losses import ListwiseLambdaLoss, ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
+from .trainer import XencCrossEncoderTrainer
+
+TRAINING_INFO_FILE = "xenc_training.json"
+MAX_EVAL_LOSS_EXAMPLES = 20000
+
+
+def package_versions() -> dict[str, str]:
+    import datasets
+    import sentence_transformers
+    import transformers
+
+    versions = {
+        "xenc_toolkit": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "datasets": datasets.__version__,
+        "numpy": np.__version__,
+    }
+    if torch.cuda.is_available():
+        versions["cuda"] = torch.version.cuda or ""
+        versions["gpu"] = torch.cuda.get_device_name(0)
+    return versions
+
+
+def resolve_precision(precision: str) -> str:
+    if precision != "auto":
+        if precision in ("fp16", "bf16") and not torch.cuda.is_available():
+            raise XencError(f"precision {precision!r} needs a GPU; use 'auto' or 'fp32' on CPU")
+        return precision
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def _list_rows_for_training(dataset, list_size: int):
+    """Keep mentions with a gold candidate; cut lists to ``list_size`` keeping one gold."""
+
+    def cut(row):
+        texts, labels = list(row["candidate_texts"]), list(row["labels"])
+        if len(texts) > list_size:
+            keep_texts, keep_labels = texts[:list_size], labels[:list_size]
+            if not any(keep_labels):
+                gold = labels.index(1)
+                keep_texts[-1], keep_labels[-1] = texts[gold], 1
+            texts, labels = keep_texts, keep_labels
+        return {"candidate_texts": texts, "labels": labels}
+
+    with_gold = dataset.filter(lambda row: any(row["labels"]), desc="mentions with a gold candidate")
+    dropped = len(dataset) - len(with_gold)
+    return with_gold.map(cut, desc="cutting candidate lists"), dropped
+
+
+def _weights(dataset, kind_weights: dict[str, float]):
+    return dataset.map(lambda row: {"weight": float(kind_weights.get(row["kind"], 1.0))}, desc="example weights")
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    checkpoints = [p for p in output_dir.glob("checkpoint-*") if re.fullmatch(r"checkpoint-\d+", p.name)]
+    if not checkpoints:
+        return None
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[1]))
+
+
+def build_model(cfg: TrainConfig, device: str | None = None):
+    from sentence_transformers import CrossEncoder
+
+    try:
+        return CrossEncoder(cfg.base_model, num_labels=1, max_length=cfg.max_length, device=device)
+    except OSError as exc:
+        raise XencError(f"cannot load base model {cfg.base_model!r}: {str(exc).splitlines()[0]}") from exc
+
+
+def prepare_datasets(cfg: TrainConfig, model) -> dict[str, Any]:
+    """Train/eval datasets, loss and collator for the configured loss and data path."""
+    pairs = load_pairs(cfg.pairs_dir)
+    if "train" not in pairs:
+        raise XencError(f"{cfg.pairs_dir}: no 'train' split (mined splits: {', '.join(pairs.keys())})")
+    dev_split = "dev" if "dev" in pairs else ("validation" if "validation" in pairs else None)
+    tokenizer = model.tokenizer
+    pad_id = tokenizer.pad_token_id or 0
+    info: dict[str, Any] = {"dev_split": dev_split}
+    if cfg.loss == "bce":
+        train = pairs["train"]
+        if cfg.kind_weights:
+            train = _weights(train, cfg.kind_weights)
+        keep = ["query", "candidate", *(["weight"] if cfg.kind_weights else []), "label"]
+        train = train.select_columns(keep)
+        eval_ds = None
+        if dev_split:
+            eval_ds = pairs[dev_split]
+            if len(eval_ds) > MAX_EVAL_LOSS_EXAMPLES:
+                eval_ds = eval_ds.shuffle(seed=cfg.seed).select(range(MAX_EVAL_LOSS_EXAMPLES))
+            eval_ds = eval_ds.select_columns(["query", "candidate", "label"])
+        loss = WeightedBinaryCrossEntropyLoss(model, pos_weight=cfg.pos_weight)
+        if cfg.fast:
+            train = pretokenize_pairs(train, tokenizer, cfg.max_length).remove_columns(["query", "candidate"])
+            if eval_ds is not None:
+                eval_ds = pretokenize_pairs(eval_ds, tokenizer, cfg.max_length).remove_columns(["query", "candidate"])
+            collator = PretokenizedPairCollator(pad_token_id=pad_id)
+        else:
+            collator = None
+        info["train_examples"] = len(train)
+    else:
+        lists = load_candidate_lists(cfg.pairs_dir)
+        train, dropped = _list_rows_for_training(lists["train"], cfg.list_size)
+        train = train.select_columns(["query", "candidate_texts", "labels"])
+        info["train_examples"] = len(train)
+        info["train_mentions_without_gold"] = dropped
+        eval_ds = None
+        if dev_split and dev_split in lists:
+            eval_ds, _ = _list_rows_for_training(lists[dev_split], cfg.list_size)
+            eval_ds = eval_ds.select_columns(["query", "candidate_texts", "labels"])
+            if len(eval_ds) > MAX_EVAL_LOSS_EXAMPLES // cfg.list_size:
+                eval_ds = eval_ds.select(range(MAX_EVAL_LOSS_EXAMPLES // cfg.list_size))
+        loss = ListwiseSoftmaxLoss(model) if cfg.loss == "listwise" else ListwiseLambdaLoss(model)
+        if cfg.fast:
+            train = pretokenize_lists(train, tokenizer, cfg.max_length).remove_columns(["query", "candidate_texts"])
+            if eval_ds is not None:
+                eval_ds = pretokenize_lists(eval_ds, tokenizer, cfg.max_length).remove_columns(
+                    ["query", "candidate_texts"]
+                )
+            collator = PretokenizedListCollator(pad_token_id=pad_id)
+        else:
+            collator = None
+    if not len(train):
+        raise XencError(f"{cfg.pairs_dir}: the training split has no usable examples")
+    evaluator = None
+    if dev_split:
+        dev_lists = load_candidate_lists(cfg.pairs_dir, dev_split)
+        evaluator = LinkingEvaluator.from_candidate_lists(
+            dev_lists,
+            name="dev",
+            max_mentions=cfg.max_eval_mentions,
+            batch_size=max(64, cfg.batch_size),
+            precision=cfg.precision,
+        )
+    return {"train": train, "eval": eval_ds, "loss": loss, "collator": collator, "evaluator": evaluator, **info}
+
+
+def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool):
+    from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
+
+    precision = resolve_precision(cfg.precision)
+    steps_per_epoch = max(1, math.ceil(n_train / (cfg.batch_size * cfg.gradient_accumulation_steps)))
+    total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
+    strategy = "steps" if cfg.eval_steps else "epoch"
+    metric = cfg.metric_for_best_model
+    metric = metric if metric.startswith("eval_") else f"eval_{metric}"
+    on_gpu = torch.cuda.is_available()
+    checkpointing = {}
+    if cfg.gradient_checkpointing:  # renamed in recent transformers
+        fields = CrossEncoderTrainingArguments.__dataclass_fields__
+        checkpointing = {
+            "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": True
+        }
+    return CrossEncoderTrainingArguments(
+        **checkpointing,
+        output_dir=str(cfg.output_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=max(cfg.batch_size, 64),
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=int(round(cfg.warmup_ratio * total_steps)),
+        lr_scheduler_type="linear",
+        weight_decay=cfg.weight_decay,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        eval_strategy=strategy if has_eval else "no",
+        eval_steps=cfg.eval_steps,
+        save_strategy=strategy,
+        save_steps=cfg.eval_steps,
+        save_total_limit=cfg.save_total_limit,
+        metric_for_best_model=metric if has_eval else None,
+        greater_is_better=not any(k in metric for k in ("loss", "ece", "brier")),
+        load_best_model_at_end=False,
+        logging_steps=max(1, min(50, total_steps // 20)),
+        logging_first_step=True,
+        report_to=[r for r in cfg.report_to if r != "none"] or "none",
+        optim="adamw_torch_fused" if on_gpu else "adamw_torch",
+        torch_compile=cfg.compile,
+        dataloader_num_workers=cfg.dataloader_workers,
+        dataloader_pin_memory=on_gpu,
+        disable_tqdm=is_quiet(),
+        run_name=Path(cfg.output_dir).name,
+    )
+
+
+def _export(source_model_dir: Path | None, model, target: Path, cfg: TrainConfig, extra: dict[str, Any]) -> Path:
+    """Write a plain CrossEncoder directory (from a checkpoint or the in-memory model) plus xenc metadata."""
+    from sentence_transformers import CrossEncoder
+
+    with atomic_directory(target) as tmp:
+        if source_model_dir is not None:
+            CrossEncoder(str(source_model_dir), device="cpu").save_pretrained(str(tmp))
+        else:
+            model.save_pretrained(str(tmp))
+        fmt = load_input_format(cfg.pairs_dir)
+        if fmt is not None:
+            save_input_format(fmt, tmp)
+        mining = Path(cfg.pairs_dir) / "xenc_mining.json"
+        if mining.exists() and (read_json(mining).get("config") or {}).get("candidates"):
+            atomic_write_json(tmp / CANDIDATES_FILE, read_json(mining)["config"]["candidates"])
+        atomic_write_json(
+            tmp / TRAINING_INFO_FILE,
+            {"config": dump_config(cfg), "versions": package_versions(), **extra},
+        )
+    return target
+
+
+def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> dict[str, Any]:
+    """Fine-tune and export ``best/`` and ``final/``; returns a summary (metrics, paths, throughput).
+
+    Args:
+        cfg: the training config.
+        evaluator: replaces the default :class:`LinkingEvaluator` on the dev candidate lists.
+        callbacks: extra ``transformers.TrainerCallback`` objects.
+    """
+    from transformers import EarlyStoppingCallback, set_seed
+
+    output_dir = Path(cfg.output_dir)
+    resume_from = None
+    if cfg.resume:
+        resume_from = latest_checkpoint(output_dir)
+        if resume_from is None:
+            raise XencError(f"--resume: no checkpoint-* directory in {output_dir} to resume from")
+        log(f"resuming from {resume_from}")
+    elif latest_checkpoint(output_dir) is not None:
+        log(
+            f"{output_dir} has checkpoints from an earlier run; they are replaced (use --resume to continue)",
+            style="yellow",
+        )
+        for old in output_dir.glob("checkpoint-*"):
+            shutil.rmtree(old, ignore_errors=True)
+    set_seed(cfg.seed)
+    model = build_model(cfg)
+    data = prepare_datasets(cfg, model)
+    if evaluator is not None:
+        data["evaluator"] = evaluator
+    args = training_arguments(cfg, len(data["train"]), has_eval=data["evaluator"] is not None)
+    callbacks = list(callbacks or [])
+    early_stopping = None
+    if cfg.early_stopping_patience and data["evaluator"] is not None:
+        early_stopping = EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold)
+        callbacks.append(early_stopping)
+    trainer = XencCrossEncoderTrainer(
+        model=model,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data["eval"],
+        loss=data["loss"],
+        evaluator=data["evaluator"],
+        data_collator=data["collator"],
+        callbacks=callbacks,
+        length_grouped=cfg.fast,
+    )
+    log(
+        f"training {cfg.base_model} on {data['train_examples']:,} {'pairs' if cfg.loss == 'bce' else 'lists'} "
+        f"({cfg.loss} loss, {args.num_train_epochs:g} epoch(s), batch {cfg.batch_size}, "
+        f"{'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'})"
+    )
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    state = trainer.state
+    summary: dict[str, Any] = {
+        "global_step": state.global_step,
+        "epoch": state.epoch,
+        "train_runtime": result.metrics.get("train_runtime"),
+        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "train_loss": result.metrics.get("train_loss"),
+        "best_metric": state.best_metric,
+        "metric_for_best_model": args.metric_for_best_model,
+        "best_checkpoint": state.best_model_checkpoint,
+        "stopped_early": early_stopping is not None and state.global_step < state.max_steps,
+        "train_examples": data["train_examples"],
+        "log_history": state.log_history,
+    }
+    if trainer.is_world_process_zero():
+        final_dir = _export(None, model, output_dir / "final", cfg, {"metrics": summary, "kind": "final"})
+        best_source = Path(state.best_model_checkpoint) if state.best_model_checkpoint else None
+        best_dir = _export(best_source, model, output_dir / "best", cfg, {"metrics": summary, "kind": "best"})
+        summary["final_dir"] = str(final_dir)
+        summary["best_dir"] = str(best_dir)
+        atomic_write_json(output_dir / "training_summary.json", summary)
+    return summary
