@@ -54,7 +54,7 @@ def test_stray_inside_default_reads_fragment_as_outside():
     mentions = read_bio(BIO, report=report)
     assert len(mentions) == 57
     assert report.notes == {"stray I- tag (fragment read as O)": 2}
-    examples = report.examples["stray I- tag (fragment read as O)"]
+    examples = report.note_examples["stray I- tag (fragment read as O)"]
     assert f"{BIO}:94: I-C4130454 after sentence start" in examples[0]  # 'strain cca53' after 'burkholderia sp .'
     assert f"{BIO}:145: I-C0596660 after O" in examples[1]
     s4 = [m.text for m in mentions if m.doc_id == "s4"]

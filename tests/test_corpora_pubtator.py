@@ -96,7 +96,7 @@ def test_ncbi_composites_omim_whitespace_and_duplicate_document():
     # PMID 8808605 is repeated verbatim at the end of the file: read once, counted
     assert [d.pmid for d in docs] == ["8808605", "8931701", "8621452", "8640236", "10923035"]
     assert report.notes == {"duplicate document (identical copy read once)": 1}
-    assert f"{NCBI}:72" in report.examples["duplicate document (identical copy read once)"][0]
+    assert f"{NCBI}:72" in report.note_examples["duplicate document (identical copy read once)"][0]
     mentions = {m.mention_id: m for m in _all(docs)}
     assert len(mentions) == 55
     assert mentions["8808605:154-171"].gold_ids == ("D008661",)  # id column " D008661"

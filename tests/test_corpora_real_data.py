@@ -52,7 +52,7 @@ def test_medmentions_pubtator_sample():
     assert len(docs) == 10
     assert sum(len(d.mentions) for d in docs) == 759
     assert report.notes == {"duplicate annotation (identical line dropped)": 1}
-    assert f"{path}:227: repeats {path}:226" in report.examples["duplicate annotation (identical line dropped)"][0]
+    assert f"{path}:227: repeats {path}:226" in report.note_examples["duplicate annotation (identical line dropped)"][0]
     for doc in docs:
         for m in doc.mentions:
             assert doc.text[m.start : m.end] == m.text
@@ -84,7 +84,7 @@ def test_ncbi_disease_train():
     assert len(docs) == 592
     assert len(mentions) == 5134  # 5,145 annotation lines less the 11 of the repeated PMID 8528200
     assert report.notes == {"duplicate document (identical copy read once)": 1}
-    assert "PMID 8528200 repeats the document at line 3811 verbatim (11 annotations)" in str(report.examples)
+    assert "PMID 8528200 repeats the document at line 3811 verbatim (11 annotations)" in str(report.note_examples)
     stats = corpus_stats(mentions)
     assert stats["composite_mentions"] == 115
     assert stats["id_prefixes"] == {"OMIM": 392}
