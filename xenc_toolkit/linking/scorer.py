@@ -5,8 +5,9 @@ Same function as ``CrossEncoder.predict`` (the same tokenisation: pairs,
 organised for throughput:
 
 * identical pairs are scored once;
-* pairs are tokenised in large chunks by the Rust tokenizer on a background
-  thread, sorted by length and batched under a token budget (near-zero padding);
+* each distinct query and candidate string is tokenised once
+  (:class:`~xenc_toolkit.linking.pair_tokenizer.PairTokenizer`), in large chunks on a
+  background thread; pairs are sorted by length and batched under a token budget;
 * the model runs in bf16 on GPU (``precision='auto'``), under ``inference_mode``;
 * logits come back in input order; probabilities are ``sigmoid(logits)`` (or a
   calibration, see :mod:`xenc_toolkit.calibration`).
@@ -23,6 +24,7 @@ import torch
 
 from ..index.encoder import resolve_dtype
 from ..utils.progress import progress_bar
+from .pair_tokenizer import PairTokenizer
 
 
 def _dedupe(queries: Sequence[str], candidates: Sequence[str]) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -56,26 +58,23 @@ class PairScorer:
         max_tokens: int | None = None,
         precision: str = "auto",
         max_length: int | None = None,
-        chunk_size: int = 65536,
+        chunk_size: int = 16384,
     ):
         self.model = model
-        self.batch_size = batch_size
-        self.max_tokens = max_tokens or batch_size * 64
         self.device = model.device
+        on_cpu = torch.device(self.device).type == "cpu"
+        # on CPU, small batches keep length sorting effective (big ones only add padding)
+        self.batch_size = min(batch_size, 128) if on_cpu else batch_size
+        self.max_tokens = max_tokens or (4096 if on_cpu else batch_size * 64)
         self.dtype = resolve_dtype(precision, torch.device(self.device))
         self.max_length = max_length or model.max_length
         self.tokenizer = model.tokenizer
+        self.pair_tokenizer = PairTokenizer(self.tokenizer, self.max_length)
         self.chunk_size = chunk_size
 
-    def _tokenize(self, pairs: Sequence[tuple[str, str]]) -> dict[str, list[list[int]]]:
-        encoded = self.tokenizer(
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-            truncation="longest_first",
-            max_length=self.max_length,
-            return_attention_mask=False,
-        )
-        return {k: v for k, v in encoded.items() if k in ("input_ids", "token_type_ids")}
+    def _tokenize(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
+        """Tokenise pairs as ``CrossEncoder.preprocess`` does, padded to the chunk's longest, longest first."""
+        return self.pair_tokenizer([p[0] for p in pairs], [p[1] for p in pairs])
 
     def _chunks(self, pairs):
         out: queue.Queue = queue.Queue(maxsize=2)
@@ -106,43 +105,38 @@ class PairScorer:
             return np.zeros(0, dtype=np.float32)
         unique, inverse = _dedupe(queries, candidates)
         scores = np.empty(len(unique), dtype=np.float32)
-        pad_id = self.tokenizer.pad_token_id or 0
         was_training = self.model.training
         self.model.eval()
         use_autocast = self.dtype != torch.float32
         device_type = torch.device(self.device).type
+        pending: list[tuple[np.ndarray, torch.Tensor]] = []  # device results, fetched once at the end
         try:
             with progress_bar(description, total=len(unique)) as bar:
                 for start, chunk in self._chunks(unique):
-                    ids = chunk["input_ids"]
-                    types = chunk.get("token_type_ids")
-                    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-                    order = np.argsort(-lengths, kind="stable")
+                    lengths = chunk["lengths"]
                     i = 0
-                    while i < len(order):
-                        longest = int(lengths[order[i]])
-                        size = max(1, min(self.batch_size, self.max_tokens // max(1, longest), len(order) - i))
-                        rows = order[i : i + size]
-                        input_ids = np.full((size, longest), pad_id, dtype=np.int64)
-                        mask = np.zeros((size, longest), dtype=np.int64)
-                        type_ids = np.zeros((size, longest), dtype=np.int64) if types is not None else None
-                        for r, row in enumerate(rows.tolist()):
-                            n = len(ids[row])
-                            input_ids[r, :n] = ids[row]
-                            mask[r, :n] = 1
-                            if type_ids is not None:
-                                type_ids[r, :n] = types[row]
+                    while i < len(lengths):
+                        longest = int(lengths[i])
+                        size = max(1, min(self.batch_size, self.max_tokens // max(1, longest), len(lengths) - i))
+                        rows = slice(i, i + size)
+                        mask = np.arange(longest)[None, :] < lengths[rows, None]
                         features = {
-                            "input_ids": torch.from_numpy(input_ids).to(self.device, non_blocking=True),
-                            "attention_mask": torch.from_numpy(mask).to(self.device, non_blocking=True),
+                            "input_ids": torch.from_numpy(chunk["input_ids"][rows, :longest].astype(np.int64)),
+                            "attention_mask": torch.from_numpy(mask.astype(np.int64)),
                         }
-                        if type_ids is not None:
-                            features["token_type_ids"] = torch.from_numpy(type_ids).to(self.device, non_blocking=True)
+                        if "token_type_ids" in chunk:
+                            features["token_type_ids"] = torch.from_numpy(
+                                chunk["token_type_ids"][rows, :longest].astype(np.int64)
+                            )
+                        features = {k: v.to(self.device, non_blocking=True) for k, v in features.items()}
                         with torch.autocast(device_type=device_type, dtype=self.dtype, enabled=use_autocast):
                             out = self.model(features)["scores"]
-                        scores[start + rows] = out.float().view(-1).cpu().numpy()
+                        pending.append((start + chunk["order"][rows], out.float().view(-1)))
                         i += size
                         bar.advance(size)
+            if pending:
+                values = torch.cat([v for _, v in pending]).cpu().numpy()
+                scores[np.concatenate([p for p, _ in pending])] = values
         finally:
             if was_training:
                 self.model.train()
