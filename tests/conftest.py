@@ -39,11 +39,10 @@ def minilm_dir() -> Path:
 def _write_tiny_bert(target: Path, sentence_transformers: bool, seed: int) -> Path:
     """A 2-layer, 64-wide BERT with random weights and the real MiniLM WordPiece vocabulary."""
     import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
     torch.manual_seed(seed)
-    source = minilm_dir()
-    tokenizer = BertTokenizerFast(vocab_file=str(source / "vocab.txt"), do_lower_case=True, model_max_length=128)
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_dir()), model_max_length=128)  # the real 30,522 vocabulary
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=64,
@@ -165,3 +164,26 @@ def tiny_pipeline(tmp_path_factory, tiny_st, mm_mentions, mm_kb):
     dev = [m for m in mm_mentions if m.split == "dev"][:30]
     api.mine(cfg, index=index, mentions_by_split={"train": train, "dev": dev})
     return {"root": root, "index": root / "index", "pairs": root / "pairs", "kb": mm_kb}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_bert, tiny_pipeline) -> Path:
+    """A tiny CrossEncoder trained for one epoch on the tiny pipeline's pairs (its best/ directory)."""
+    from xenc_toolkit.config import TrainConfig
+    from xenc_toolkit.training.run import train
+
+    out = tmp_path_factory.mktemp("model")
+    summary = train(
+        TrainConfig(
+            pairs_dir=tiny_pipeline["pairs"],
+            output_dir=out,
+            base_model=str(tiny_bert),
+            max_length=48,
+            batch_size=16,
+            learning_rate=5e-4,
+            epochs=1,
+            report_to=["none"],
+            seed=0,
+        )
+    )
+    return Path(summary["best_dir"])

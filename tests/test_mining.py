@@ -177,3 +177,12 @@ def test_mentions_without_kb_gold_produce_no_pairs_but_are_counted(synonym_kb):
     assert report["unlinkable"] == 1
     assert set(result.pairs["dev"]["mention_id"]) == {"m1"}
     assert result.candidates["dev"].num_rows == 3
+
+
+def test_normalize_name_merges_spelling_variants():
+    from xenc_toolkit.kb.normalize import normalize_name
+
+    assert normalize_name("Non-Hodgkin's  Lymphoma") == normalize_name("non hodgkins lymphoma")
+    assert normalize_name("Sjögren&apos;s syndrome") == normalize_name("sjogrens syndrome")
+    assert normalize_name("Crohn\u2019s Disease") == normalize_name("crohns disease")
+    assert normalize_name("HIV-1") == normalize_name("hiv 1") != normalize_name("hiv 2")

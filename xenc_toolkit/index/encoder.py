@@ -68,10 +68,9 @@ class EncoderInfo:
 
 @dataclass
 class _TokenChunk:
-    positions: np.ndarray  # original indices, sorted by length
-    ids: np.ndarray  # flat token ids (int32) in sorted order
-    offsets: np.ndarray  # start of each sequence in ids (len n+1)
-    token_type: np.ndarray | None = None
+    positions: np.ndarray  # original indices, longest first
+    ids: np.ndarray  # [n, chunk_max] token ids (right-padded), rows in ``positions`` order
+    lengths: np.ndarray  # tokens per row
 
 
 class NameEncoder:
@@ -136,19 +135,18 @@ class NameEncoder:
 
     # ----------------------------------------------------------------- tokenisation
     def _tokenize_chunk(self, texts: Sequence[str], start: int) -> _TokenChunk:
+        """Tokenise (padded by the Rust tokenizer to the chunk's longest) and sort rows longest first."""
         encoded = self.tokenizer(
             list(texts),
             truncation=True,
             max_length=self.max_length,
-            return_attention_mask=False,
+            padding="longest",
+            return_tensors="np",
             return_token_type_ids=False,
-        )["input_ids"]
-        lengths = np.fromiter((len(x) for x in encoded), dtype=np.int64, count=len(encoded))
+        )
+        lengths = encoded["attention_mask"].sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
-        flat = np.fromiter((tok for i in order for tok in encoded[i]), dtype=np.int32, count=int(lengths.sum()))
-        offsets = np.zeros(len(order) + 1, dtype=np.int64)
-        np.cumsum(lengths[order], out=offsets[1:])
-        return _TokenChunk(positions=order + start, ids=flat, offsets=offsets)
+        return _TokenChunk(positions=order + start, ids=encoded["input_ids"][order], lengths=lengths[order])
 
     def _chunks(self, texts: Sequence[str], chunk_size: int) -> Iterator[_TokenChunk]:
         """Tokenise chunks on a background thread (the Rust tokenizer releases the GIL)."""
@@ -188,11 +186,15 @@ class NameEncoder:
         """Embed ``texts``; returns float32 numpy (``output='numpy'``) or a device tensor (``'torch'``).
 
         Batches hold at most ``batch_size`` strings and ``max_tokens`` padded tokens
-        (default ``batch_size * 16``).
+        (default ``batch_size * 16`` on GPU; on CPU at most 256 strings and 4,096 tokens).
         """
         n = len(texts)
+        if self.device.type == "cpu":
+            # CPU matmuls gain nothing from huge batches, while padding to a long batch's longest costs:
+            # keep batches small so length sorting pays off
+            batch_size = min(batch_size, 256)
+            max_tokens = max_tokens or 4096
         max_tokens = max_tokens or batch_size * 16
-        pad_id = self.tokenizer.pad_token_id or 0
         if output == "torch":
             result = torch.empty((n, self.dimension), dtype=self.dtype, device=self.device)
         else:
@@ -200,17 +202,12 @@ class NameEncoder:
         pin = self.device.type == "cuda"
         with progress_bar(description, total=n) as bar:
             for chunk in self._chunks(texts, chunk_size):
-                lengths = np.diff(chunk.offsets)
                 i = 0
-                while i < len(lengths):
-                    longest = int(lengths[i])  # sorted descending: the first is the longest
-                    size = max(1, min(batch_size, max_tokens // max(1, longest), len(lengths) - i))
-                    starts = chunk.offsets[i : i + size]
-                    ar = np.arange(longest)
-                    valid = ar[None, :] < lengths[i : i + size, None]
-                    gather = np.where(valid, starts[:, None] + ar[None, :], 0)
-                    ids = np.where(valid, chunk.ids[gather], pad_id).astype(np.int64)
-                    mask = valid.astype(np.int64)
+                while i < len(chunk.lengths):
+                    longest = int(chunk.lengths[i])  # sorted descending: the first is the longest
+                    size = max(1, min(batch_size, max_tokens // max(1, longest), len(chunk.lengths) - i))
+                    ids = chunk.ids[i : i + size, :longest].astype(np.int64)
+                    mask = (np.arange(longest)[None, :] < chunk.lengths[i : i + size, None]).astype(np.int64)
                     input_ids = torch.from_numpy(ids)
                     attention = torch.from_numpy(mask)
                     if pin:

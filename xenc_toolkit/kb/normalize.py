@@ -6,7 +6,8 @@ import html
 import re
 import unicodedata
 
-_PUNCT = re.compile(r"[\s\-_,;:.()\[\]{}'\"/\\]+")
+_APOSTROPHES = re.compile("['\u2019]")
+_PUNCT = re.compile(r"[\s\-_,;:.()\[\]{}\"/\\]+")
 
 
 def normalize_name(text: str) -> str:
@@ -15,6 +16,9 @@ def normalize_name(text: str) -> str:
     ``"Non-Hodgkin's  Lymphoma"`` and ``"non hodgkins lymphoma"`` share a key, so
     synonyms differing only in spelling details are never treated as negatives.
     """
-    text = unicodedata.normalize("NFKD", html.unescape(text))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return _PUNCT.sub(" ", text).strip()
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _PUNCT.sub(" ", _APOSTROPHES.sub("", text.lower())).strip()

@@ -70,6 +70,7 @@ def _list_features():
             "gold_inserted": Value("bool"),
             "candidate_ids": List(Value("string")),
             "candidate_texts": List(Value("string")),
+            "candidate_names": List(Value("string")),
             "candidate_types": List(List(Value("string"))),
             "retrieval_scores": List(Value("float32")),
             "labels": List(Value("int8")),
@@ -124,12 +125,18 @@ class Miner:
         self.fmt = cfg.input_format
         self.generator = CandidateGenerator(kb, cfg.candidates, dense_index=dense_index, device=device)
         self.sampler = NegativeSampler(kb, cfg.negatives, seed=cfg.seed)
+        self._texts: dict[tuple[int, int], str] = {}
 
     def candidate_text(self, concept: int, name_row: int) -> str:
-        kb = self.kb
-        name = kb.name_list[name_row] if name_row >= 0 else kb.preferred_names[concept]
-        types = kb.type_names_of(concept) if self.fmt.candidate_types else ()
-        return format_candidate(name, kb.preferred_names[concept], types, self.fmt)
+        """The candidate text of a concept shown under one of its names (cached: candidates repeat a lot)."""
+        key = (concept, name_row)
+        text = self._texts.get(key)
+        if text is None:
+            kb = self.kb
+            name = kb.name_list[name_row] if name_row >= 0 else kb.preferred_names[concept]
+            types = kb.type_names_of(concept) if self.fmt.candidate_types else ()
+            text = self._texts[key] = format_candidate(name, kb.preferred_names[concept], types, self.fmt)
+        return text
 
     def queries(self, mentions: Sequence[Mention]) -> list[str]:
         return [format_query(m.text, m.left_context, m.right_context, self.fmt) for m in mentions]
@@ -170,29 +177,25 @@ class Miner:
         for i, mention in enumerate(track(mentions, f"mining {split}")):
             gold = golds[i]
             concepts, scores, names = final.concepts[i], final.scores[i], final.names[i]
-            cand_texts = [self.candidate_text(int(c), int(n)) for c, n in zip(concepts, names, strict=True) if c >= 0]
-            cand_ids = [kb.concept_ids[int(c)] for c in concepts if c >= 0]
-            cand_types = [list(kb.types_of(int(c))) for c in concepts if c >= 0]
-            cand_scores = [float(s) for s, c in zip(scores, concepts, strict=True) if c >= 0]
-            labels = [1 if int(c) in gold else 0 for c in concepts if c >= 0]
+            # one entry per candidate: (concept, name row, retrieval score, label)
+            entries = [
+                (int(c), int(n), float(sc), int(int(c) in gold))
+                for c, n, sc in zip(concepts, names, scores, strict=True)
+                if c >= 0
+            ]
             inserted = False
-            if training and gold and ranks[i] < 0 and self.cfg.include_gold_in_train_lists:
-                g = min(gold)
-                text = self.candidate_text(g, best_name_row(kb, g, mention.text))
-                if len(cand_ids) >= depth:
-                    cand_texts, cand_ids, cand_types, cand_scores, labels = (
-                        cand_texts[:-1],
-                        cand_ids[:-1],
-                        cand_types[:-1],
-                        cand_scores[:-1],
-                        labels[:-1],
-                    )
-                cand_texts.append(text)
-                cand_ids.append(kb.concept_ids[g])
-                cand_types.append(list(kb.types_of(g)))
-                cand_scores.append(float("nan"))
-                labels.append(1)
-                inserted = True
+            if training and gold:
+                # a negative sharing a normalised name with the gold is a synonym, not a negative: drop it
+                # from training lists (evaluation lists keep every candidate)
+                kept = [e for e in entries if e[3] or not self.sampler.is_false_negative(e[0], gold)]
+                dropped = len(entries) - len(kept)
+                if dropped:
+                    report["train_list_synonyms_dropped"] = report.get("train_list_synonyms_dropped", 0) + dropped
+                entries = kept
+                if ranks[i] < 0 and self.cfg.include_gold_in_train_lists:
+                    g = min(gold)
+                    entries = entries[: depth - 1] + [(g, best_name_row(kb, g, mention.text), float("nan"), 1)]
+                    inserted = True
             gold_types = sorted({t for g in gold for t in kb.types_of(g)}) or list(mention.types)
             list_rows["mention_id"].append(mention.mention_id)
             list_rows["doc_id"].append(mention.doc_id)
@@ -203,11 +206,14 @@ class Miner:
             list_rows["gold_in_kb"].append(bool(gold))
             list_rows["gold_rank"].append(int(ranks[i]))
             list_rows["gold_inserted"].append(inserted)
-            list_rows["candidate_ids"].append(cand_ids)
-            list_rows["candidate_texts"].append(cand_texts)
-            list_rows["candidate_types"].append(cand_types)
-            list_rows["retrieval_scores"].append(cand_scores)
-            list_rows["labels"].append(labels)
+            list_rows["candidate_ids"].append([kb.concept_ids[c] for c, _, _, _ in entries])
+            list_rows["candidate_texts"].append([self.candidate_text(c, n) for c, n, _, _ in entries])
+            list_rows["candidate_names"].append(
+                [kb.name_list[n] if n >= 0 else kb.preferred_names[c] for c, n, _, _ in entries]
+            )
+            list_rows["candidate_types"].append([list(kb.types_of(c)) for c, _, _, _ in entries])
+            list_rows["retrieval_scores"].append([sc for _, _, sc, _ in entries])
+            list_rows["labels"].append([y for _, _, _, y in entries])
             if not gold:
                 continue  # unlinkable or not in the KB: no pairs, counted in the report
             gold_id = kb.concept_ids[min(gold)]

@@ -119,10 +119,12 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
     """Random batches of similar-length examples.
 
     Each epoch: shuffle all indices (seeded by ``seed + epoch``), cut them into
-    mega-chunks of ``batch_size * mega``, sort each chunk by length, cut it into
-    batches and shuffle the batch order. Deterministic for a given seed and epoch,
-    so an interrupted run resumes with the same batches. For evaluation
-    (``shuffle=False``) the batches are simply in length order.
+    mega-chunks of ``batch_size * mega``, order each chunk by length *bucket*
+    (``ceil(length / granularity)``, the padded length: batches stay random within a
+    bucket instead of sorted by exact length, which would make batches of very short
+    pairs unrepresentative), cut it into batches and shuffle the batch order.
+    Deterministic for a given seed and epoch, so an interrupted run resumes with the
+    same batches. For evaluation (``shuffle=False``) the batches are in length order.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         mega: int = 64,
         shuffle: bool = True,
         length_column: str = "length",
+        granularity: int = 8,
     ):
         super().__init__(
             dataset,
@@ -146,6 +149,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
             seed=seed,
         )
         self.lengths = np.asarray(dataset[length_column], dtype=np.int64)
+        self.buckets = -(-self.lengths // max(1, granularity))
         self.mega = mega
         self.shuffle = shuffle
         self.seed = seed
@@ -162,7 +166,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
             batches = []
             for start in range(0, n, size):
                 chunk = perm[start : start + size]
-                chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+                chunk = chunk[np.argsort(-self.buckets[chunk], kind="stable")]
                 batches.extend(chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size))
             rng.shuffle(batches)
         if self.drop_last:
