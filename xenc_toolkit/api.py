@@ -266,8 +266,12 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
         corpus=CorpusConfig(),
         splits=["train", "dev"],
         candidates=CandidateConfig(generator="fusion", n_candidates=cfg.n_candidates, batch_size=256),
-        negatives=NegativesConfig.model_validate({"hard": {"count": 5}, "type": {"count": 1}, "random": {"count": 1}}),
-        input_format=InputFormatConfig(context=False, candidate_types=True),
+        negatives=NegativesConfig.model_validate(
+            {"hard": {"count": cfg.hard_negatives}, "type": {"count": 1}, "random": {"count": 1}}
+        ),
+        input_format=InputFormatConfig(
+            context=cfg.context_words > 0, context_words=cfg.context_words, candidate_types=cfg.candidate_types
+        ),
         seed=cfg.seed,
     )
     report = mine(mine_cfg, index=index, mentions_by_split={"train": train_mentions, "dev": eval_mentions})
@@ -277,10 +281,11 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
         pairs_dir=out / "pairs",
         output_dir=out / "training",
         base_model=model,
-        max_length=64,
-        loss="bce",
-        learning_rate=5e-5,
-        batch_size=32,
+        max_length=96 if cfg.context_words else 48,
+        loss=cfg.loss,
+        list_size=cfg.list_size,
+        learning_rate=cfg.learning_rate,
+        batch_size=cfg.batch_size,
         epochs=cfg.epochs,
         warmup_ratio=0.1,
         seed=cfg.seed,

@@ -312,10 +312,17 @@ class QuickstartConfig(CommonConfig):
         None, description="encoder and cross-encoder base (default: the offline all-MiniLM-L6-v2)"
     )
     device: str | None = Field(None, description="default: GPU when present, else CPU")
-    train_mentions: int = Field(700, ge=10, description="training mentions used")
+    train_mentions: int = Field(700, ge=10, description="training mentions sampled from the training portion")
     eval_mentions: int = Field(400, ge=10, description="held-out evaluation mentions")
     n_candidates: int = Field(8, ge=2, description="candidates per mention")
+    loss: Literal["bce", "listwise", "lambda"] = Field("listwise", description="training loss")
+    list_size: int = Field(8, ge=2, description="candidates per mention in listwise training")
+    learning_rate: float = Field(1e-4, gt=0, description="peak learning rate")
+    batch_size: int = Field(16, ge=1, description="mentions (listwise) or pairs (bce) per step")
     epochs: float = Field(1.0, gt=0, description="training epochs")
+    context_words: int = Field(0, ge=0, description="words of sentence context in the query (0 = mention only)")
+    candidate_types: bool = Field(True, description="append the semantic type names to candidate names")
+    hard_negatives: int = Field(5, ge=0, description="hard negatives per mention (bce pairs)")
 
 
 COMMAND_CONFIGS: dict[str, type[CommonConfig]] = {
@@ -374,6 +381,26 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> dict[str, Any]:
+    """A pipeline file holds one section per command (``build-index:``, ``mine:``, ...): pick this one.
+
+    Sections may share values through YAML anchors. A file whose top-level keys are not
+    command names is a plain config of this one command.
+    """
+    names = {name: cls for name, cls in COMMAND_CONFIGS.items()}
+    names.update({name.replace("-", "_"): cls for name, cls in COMMAND_CONFIGS.items()})
+    keys = {k for k in data if not str(k).startswith(".")}  # ".defaults"-style anchor holders are ignored
+    if not keys or not keys <= set(names):
+        return data
+    for name, cls in names.items():
+        if cls is model and name in data:
+            section = data[name] or {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"{path}: section '{name}' must be a mapping of fields")
+            return section
+    return {}
+
+
 def load_config(
     model: type[CommonConfig],
     config_file: str | Path | None = None,
@@ -384,6 +411,7 @@ def load_config(
     Raises :class:`ConfigError` with a one-line message on any problem.
     """
     data: dict[str, Any] = read_yaml(config_file) if config_file else {}
+    data = _command_section(data, model, config_file)
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, key, value)
