@@ -39,7 +39,11 @@ def _mine(cfg: C.MineConfig) -> None:
 
 
 def _train(cfg: C.TrainConfig) -> None:
-    render.training_summary(api.train(cfg))
+    from xenc_toolkit.training.distributed import is_main_process
+
+    summary = api.train(cfg)
+    if is_main_process():  # under torchrun / accelerate launch, print the summary once
+        render.training_summary(summary)
 
 
 def _evaluate(cfg: C.EvaluateConfig) -> None:

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from xenc_toolkit.config import EncoderConfig, IndexConfig
-from xenc_toolkit.errors import IncompatibleArtifactError, MissingInputError
-from xenc_toolkit.index import DenseIndex, FaissSearcher, NameEncoder, TorchExactSearcher
+from xenc_toolkit.errors import IncompatibleArtifactError, MissingInputError, XencError
+from xenc_toolkit.index import DenseIndex, FaissSearcher, NameEncoder, TorchExactSearcher, resolve_devices
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
 
 
@@ -30,6 +31,60 @@ def test_encoder_order_is_preserved_across_length_sorted_chunks(tiny_st):
     chunked = encoder.encode(names, batch_size=7, chunk_size=50)
     one_by_one = np.stack([encoder.encode([n])[0] for n in names[:40]])
     assert np.abs(chunked[:40] - one_by_one).max() < 1e-4
+
+
+def _names(n: int) -> list[str]:
+    return [("word " * (i % 13)).strip() + f" n{i}" for i in range(n)]
+
+
+def test_encoding_on_several_devices_equals_one_device(tiny_st):
+    names = _names(700)
+    encoder = NameEncoder(str(tiny_st), device="cpu")
+    single = encoder.encode(names, batch_size=16, chunk_size=128)
+    two = encoder.encode(names, batch_size=16, chunk_size=128, devices=["cpu", "cpu"])
+    assert np.array_equal(single, two)  # the same batches, each back in its input position
+    three = encoder.encode(names, batch_size=16, chunk_size=128, devices=["cpu"] * 3, output="torch")
+    assert np.array_equal(single, three.numpy())
+    configured = NameEncoder(str(tiny_st), devices=["cpu", "cpu"])
+    assert configured.device == torch.device("cpu") and len(configured.devices) == 2
+    assert np.array_equal(single, configured.encode(names, batch_size=16, chunk_size=128))
+
+
+def test_a_failing_device_worker_stops_encoding(tiny_st, monkeypatch):
+    encoder = NameEncoder(str(tiny_st), device="cpu")
+    original = NameEncoder._embed_batch
+
+    def failing_replica(self, model, device, ids, lengths):
+        if model is not self.model:
+            raise RuntimeError("device lost")
+        return original(self, model, device, ids, lengths)
+
+    monkeypatch.setattr(NameEncoder, "_embed_batch", failing_replica)
+    with pytest.raises(RuntimeError, match="device lost"):
+        encoder.encode(_names(400), batch_size=8, chunk_size=64, devices=["cpu", "cpu"])
+
+
+def test_encoder_devices_are_checked():
+    assert resolve_devices(None) is None and resolve_devices([]) is None
+    assert resolve_devices(["cpu", "cpu"]) == [torch.device("cpu")] * 2
+    with pytest.raises(XencError, match="not a device"):
+        resolve_devices(["gpu0", "gpu1"])
+    if not torch.cuda.is_available():
+        with pytest.raises(XencError, match="no CUDA"):
+            resolve_devices(["all"])
+        with pytest.raises(XencError, match="no CUDA"):
+            resolve_devices(["cuda:0", "cuda:1"])
+
+
+def test_index_build_encodes_on_the_configured_devices(tiny_st):
+    from types import SimpleNamespace
+
+    base = EncoderConfig(model=str(tiny_st), device="cpu")
+    multi = SimpleNamespace(**{**base.model_dump(), "devices": ["cpu", "cpu"]})  # EncoderConfig.devices
+    one = DenseIndex.build(_kb(), base, IndexConfig())
+    two = DenseIndex.build(_kb(), multi, IndexConfig())
+    assert len(two.encoder().devices) == 2
+    assert np.array_equal(one.embeddings, two.embeddings)
 
 
 def test_plain_hf_encoder_uses_cls_pooling(tiny_bert):

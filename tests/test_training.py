@@ -21,7 +21,8 @@ from xenc_toolkit.training.data import (
     pretokenize_pairs,
 )
 from xenc_toolkit.training.losses import ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
-from xenc_toolkit.training.run import latest_checkpoint, train
+from xenc_toolkit.training.run import latest_checkpoint, per_device_batch_size, train
+from xenc_toolkit.training.trainer import MainProcessEvaluator
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,8 @@ def test_train_exports_plain_cross_encoder_directories(tmp_path, tiny_bert, tiny
         assert (directory / "README.md").exists()  # model card
     assert summary["metric_for_best_model"] == "eval_dev_acc@1"
     assert summary["best_metric"] is not None
+    assert summary["processes"] == 1
+    assert summary["per_device_batch_size"] == summary["global_batch_size"] == 16
     assert list((tmp_path / "run" / "runs").rglob("events.out.tfevents.*"))
 
 
@@ -238,3 +241,40 @@ def test_warmup_is_a_share_of_total_steps(tiny_bert, tiny_pipeline, tmp_path):
 
     args = training_arguments(_cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2), 320, has_eval=True)
     assert args.warmup_steps == math.ceil(320 / 16) * 2 // 4
+
+
+def test_warmup_counts_every_data_parallel_process(tiny_bert, tiny_pipeline, tmp_path):
+    from xenc_toolkit.training.run import training_arguments
+
+    cfg = _cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2)
+    one = training_arguments(cfg, 320, has_eval=True, n_processes=1)
+    two = training_arguments(cfg, 320, has_eval=True, n_processes=2)
+    assert one.warmup_steps == 10  # 20 batches of 16 per epoch, 2 epochs, 25%
+    assert two.warmup_steps == 5  # each of 2 processes takes every other batch: 10 steps per epoch
+    assert two.per_device_train_batch_size == one.per_device_train_batch_size == 16  # batch_size is per device
+    assert two.ddp_find_unused_parameters is False
+
+
+def test_global_batch_size_is_split_over_processes_and_accumulation():
+    from types import SimpleNamespace
+
+    from xenc_toolkit.errors import XencError
+
+    cfg = SimpleNamespace(batch_size=64, gradient_accumulation_steps=2, global_batch_size=256)
+    assert per_device_batch_size(cfg, 1) == 128
+    assert per_device_batch_size(cfg, 2) == 64
+    with pytest.raises(XencError, match="not a multiple"):
+        per_device_batch_size(cfg, 3)
+    per_device = SimpleNamespace(batch_size=64, gradient_accumulation_steps=2, global_batch_size=None)
+    assert per_device_batch_size(per_device, 4) == 64
+
+
+def test_main_process_evaluator_passes_through_in_one_process():
+    inner = ScriptedEvaluator([0.25, 0.5])
+    wrapped = MainProcessEvaluator(inner)
+    assert wrapped(None, output_path=None, epoch=0, steps=1) == {"dev_acc@1": 0.25}
+    assert inner.calls == 1
+    assert wrapped.primary_metric == "acc@1" and wrapped.greater_is_better
+    wrapped.primary_metric = "dev_acc@1"
+    assert inner.primary_metric == "dev_acc@1"
+    assert wrapped.values == [0.25, 0.5]  # anything else is the wrapped evaluator's

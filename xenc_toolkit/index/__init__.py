@@ -1,7 +1,7 @@
 """Dense retrieval: the name/mention encoder, search backends and the on-disk index."""
 
 from .dense_index import DenseIndex
-from .encoder import NameEncoder, resolve_device, resolve_dtype
+from .encoder import NameEncoder, resolve_device, resolve_devices, resolve_dtype
 from .search import FaissSearcher, TorchExactSearcher, default_nlist, faiss_has_gpu
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "default_nlist",
     "faiss_has_gpu",
     "resolve_device",
+    "resolve_devices",
     "resolve_dtype",
 ]

@@ -9,11 +9,17 @@ much faster than a naive loop:
 * each chunk is sorted by length and cut into batches under a token budget, so
   padding is near zero;
 * the model runs in bf16/fp16 on GPU (fp32 on CPU) under ``torch.inference_mode``;
-* embeddings are L2-normalised on the device and written back in input order.
+* embeddings are L2-normalised on the device and written back in input order;
+* with several devices (``devices=["cuda:0", "cuda:1"]`` or ``["all"]``), one worker
+  thread per device takes the next length-sorted batch as soon as it is free, each with
+  its own copy of the model; the batches are exactly those of a single-device run and
+  each lands in its input position, so the result equals the single-device result.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import queue
 import threading
@@ -35,6 +41,36 @@ def resolve_device(device: str | None) -> torch.device:
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_devices(devices: Sequence[str] | None) -> list[torch.device] | None:
+    """Devices for multi-device encoding: ``None`` / empty = one device; ``["all"]`` = every visible GPU.
+
+    All entries must be of one type (several GPUs, or several CPU workers for testing).
+    """
+    if not devices:
+        return None
+    names = [str(d).strip() for d in devices if str(d).strip()]
+    if names == ["all"]:
+        if not torch.cuda.is_available():
+            raise XencError("encoder devices 'all': no CUDA device is visible")
+        return [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    resolved = []
+    for name in names:
+        try:
+            device = torch.device(name)
+        except RuntimeError as exc:
+            raise XencError(f"encoder devices: {name!r} is not a device (expected e.g. 'cuda:0', 'cpu')") from exc
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise XencError(f"encoder devices: {name!r} requested but no CUDA device is visible")
+            device = torch.device("cuda", torch.cuda.current_device() if device.index is None else device.index)
+            if device.index >= torch.cuda.device_count():
+                raise XencError(f"encoder devices: {name!r}, but only {torch.cuda.device_count()} GPU(s) are visible")
+        resolved.append(device)
+    if len({d.type for d in resolved}) > 1:
+        raise XencError(f"encoder devices {names}: mix device types (use several GPUs, or CPU only)")
+    return resolved
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
@@ -82,6 +118,8 @@ class NameEncoder:
         max_length: tokens per string (names are short; SapBERT was trained with 25).
         device / dtype: see :func:`resolve_device` / :func:`resolve_dtype`.
         revision: Hub revision.
+        devices: encode on several devices at once (see :func:`resolve_devices`); the first one
+            replaces ``device`` (the model lives there; ``output='torch'`` results land there).
     """
 
     def __init__(
@@ -92,10 +130,13 @@ class NameEncoder:
         device: str | None = None,
         dtype: str = "auto",
         revision: str | None = None,
+        devices: Sequence[str] | None = None,
     ):
         from transformers import AutoModel, AutoTokenizer
 
-        self.device = resolve_device(device)
+        self.devices = resolve_devices(devices)
+        self.device = self.devices[0] if self.devices else resolve_device(device)
+        self._replicas: dict[tuple[int, str], torch.nn.Module] = {}
         self.dtype = resolve_dtype(dtype, self.device)
         self.max_length = max_length
         self.model_name = model
@@ -173,6 +214,38 @@ class NameEncoder:
         thread.join()
 
     # ----------------------------------------------------------------- encoding
+    def _batch_limits(self, batch_size: int, max_tokens: int | None) -> tuple[int, int]:
+        if self.device.type == "cpu":
+            # CPU matmuls gain nothing from huge batches, while padding to a long batch's longest costs:
+            # keep batches small so length sorting pays off
+            batch_size = min(batch_size, 256)
+            max_tokens = max_tokens or 4096
+        return batch_size, max_tokens or batch_size * 16
+
+    def _batches(
+        self, texts: Sequence[str], batch_size: int, max_tokens: int, chunk_size: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(token ids, lengths, input positions) of each batch, longest first within each chunk."""
+        for chunk in self._chunks(texts, chunk_size):
+            i = 0
+            while i < len(chunk.lengths):
+                longest = int(chunk.lengths[i])  # sorted descending: the first is the longest
+                size = max(1, min(batch_size, max_tokens // max(1, longest), len(chunk.lengths) - i))
+                yield chunk.ids[i : i + size, :longest], chunk.lengths[i : i + size], chunk.positions[i : i + size]
+                i += size
+
+    def _embed_batch(self, model, device: torch.device, ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+        longest = ids.shape[1]
+        mask = (np.arange(longest)[None, :] < lengths[:, None]).astype(np.int64)
+        input_ids = torch.from_numpy(ids.astype(np.int64))
+        attention = torch.from_numpy(mask)
+        if device.type == "cuda":
+            input_ids = input_ids.pin_memory()
+            attention = attention.pin_memory()
+        input_ids = input_ids.to(device, non_blocking=True)
+        attention = attention.to(device, non_blocking=True)
+        return self._forward(input_ids, attention, model)
+
     @torch.inference_mode()
     def encode(
         self,
@@ -182,51 +255,95 @@ class NameEncoder:
         chunk_size: int = 131072,
         output: str = "numpy",
         description: str = "encoding",
+        devices: Sequence[str] | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Embed ``texts``; returns float32 numpy (``output='numpy'``) or a device tensor (``'torch'``).
 
         Batches hold at most ``batch_size`` strings and ``max_tokens`` padded tokens
         (default ``batch_size * 16`` on GPU; on CPU at most 256 strings and 4,096 tokens).
+        ``devices`` (default: the encoder's ``devices``) spreads the batches over several
+        devices of the encoder's device type; the result is the same.
         """
+        targets = resolve_devices(devices) if devices else self.devices
+        if targets and {d.type for d in targets} != {self.device.type}:
+            raise XencError(f"encoder devices {[str(d) for d in targets]}: the model is on {self.device}")
         n = len(texts)
-        if self.device.type == "cpu":
-            # CPU matmuls gain nothing from huge batches, while padding to a long batch's longest costs:
-            # keep batches small so length sorting pays off
-            batch_size = min(batch_size, 256)
-            max_tokens = max_tokens or 4096
-        max_tokens = max_tokens or batch_size * 16
+        batch_size, max_tokens = self._batch_limits(batch_size, max_tokens)
         if output == "torch":
             result = torch.empty((n, self.dimension), dtype=self.dtype, device=self.device)
         else:
-            result_np = np.empty((n, self.dimension), dtype=np.float32)
-        pin = self.device.type == "cuda"
-        with progress_bar(description, total=n) as bar:
-            for chunk in self._chunks(texts, chunk_size):
-                i = 0
-                while i < len(chunk.lengths):
-                    longest = int(chunk.lengths[i])  # sorted descending: the first is the longest
-                    size = max(1, min(batch_size, max_tokens // max(1, longest), len(chunk.lengths) - i))
-                    ids = chunk.ids[i : i + size, :longest].astype(np.int64)
-                    mask = (np.arange(longest)[None, :] < chunk.lengths[i : i + size, None]).astype(np.int64)
-                    input_ids = torch.from_numpy(ids)
-                    attention = torch.from_numpy(mask)
-                    if pin:
-                        input_ids = input_ids.pin_memory()
-                        attention = attention.pin_memory()
-                    input_ids = input_ids.to(self.device, non_blocking=True)
-                    attention = attention.to(self.device, non_blocking=True)
-                    emb = self._forward(input_ids, attention)
-                    positions = torch.from_numpy(chunk.positions[i : i + size])
-                    if output == "torch":
-                        result[positions.to(self.device)] = emb.to(self.dtype)
-                    else:
-                        result_np[positions.numpy()] = emb.float().cpu().numpy()
-                    i += size
-                    bar.advance(size)
-        return result if output == "torch" else result_np
+            result = np.empty((n, self.dimension), dtype=np.float32)
 
-    def _forward(self, input_ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        hidden = self.model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        def store(emb: torch.Tensor, positions: np.ndarray) -> None:
+            if output == "torch":
+                result[torch.from_numpy(positions).to(self.device)] = emb.to(self.device, self.dtype)
+            else:
+                result[positions] = emb.float().cpu().numpy()
+
+        batches = self._batches(texts, batch_size, max_tokens, chunk_size)
+        with progress_bar(description, total=n) as bar:
+            if targets and (len(targets) > 1 or targets[0] != self.device):
+                self._encode_on_devices(batches, targets, store, bar)
+            else:
+                for ids, lengths, positions in batches:
+                    store(self._embed_batch(self.model, self.device, ids, lengths), positions)
+                    bar.advance(len(positions))
+        return result
+
+    def _replica(self, index: int, device: torch.device):
+        """The model for worker ``index`` on ``device``: the encoder's own model first, then cached copies."""
+        if index == 0 and device == self.device:
+            return self.model
+        key = (index, str(device))
+        if key not in self._replicas:
+            replica = copy.deepcopy(self.model).to(device)
+            replica.eval()
+            self._replicas[key] = replica
+        return self._replicas[key]
+
+    def _encode_on_devices(self, batches, devices: list[torch.device], store, bar) -> None:
+        """One worker thread per device pulls batches from a queue (the GPU kernels run without the GIL)."""
+        models = [self._replica(i, device) for i, device in enumerate(devices)]
+        work: queue.Queue = queue.Queue(maxsize=2 * len(devices))
+        failures: list[BaseException] = []
+
+        def worker(model, device: torch.device) -> None:
+            try:
+                context = torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+                with context, torch.inference_mode():  # inference mode is per thread
+                    while (item := work.get()) is not None:
+                        if failures:
+                            continue  # another worker failed: drain the queue so the producer never blocks
+                        ids, lengths, positions = item
+                        store(self._embed_batch(model, device, ids, lengths), positions)
+                        bar.advance(len(positions))
+            except BaseException as exc:  # surfaced by the producer
+                failures.append(exc)
+                while work.get() is not None:
+                    pass
+
+        threads = [
+            threading.Thread(target=worker, args=(model, device), daemon=True, name=f"xenc-encode-{device}")
+            for model, device in zip(models, devices, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for item in batches:
+                if failures:
+                    break
+                work.put(item)
+        finally:
+            for _ in threads:
+                work.put(None)
+            for thread in threads:
+                thread.join()
+        if failures:
+            raise failures[0]
+
+    def _forward(self, input_ids: torch.Tensor, attention: torch.Tensor, model=None) -> torch.Tensor:
+        model = self.model if model is None else model
+        hidden = model(input_ids=input_ids, attention_mask=attention).last_hidden_state
         if self.pooling == "cls":
             emb = hidden[:, 0]
         else:

@@ -13,6 +13,16 @@ Output directory::
 candidate texts), ``xenc_training.json`` (the exact config, package versions,
 metrics) and the sentence-transformers model card (README.md). They load with
 ``sentence_transformers.CrossEncoder(path)`` and nothing from this package.
+
+Multi-GPU: the same command runs under ``torchrun --nproc_per_node N`` or ``accelerate launch``
+(DDP through the sentence-transformers trainer). ``batch_size`` is per device, so the global
+batch is ``batch_size x processes x gradient_accumulation_steps``; give each process
+``global / (processes x accumulation)`` to keep the global batch of another launch. Datasets
+are prepared on the main process first (the others reuse its ``datasets`` cache), the model is
+loaded straight onto each process's device, the evaluator runs once per evaluation on the main
+process (its metrics reach every process), and only the main process deletes stale checkpoints,
+writes checkpoints, TensorBoard logs, ``best/``, ``final/`` and the summary; every process
+returns after the exports exist.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from ..mining.pairs import load_candidate_lists, load_pairs
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import is_quiet, log
 from .data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
+from .distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
 from .losses import ListwiseLambdaLoss, ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
 from .trainer import XencCrossEncoderTrainer
 
@@ -96,6 +107,26 @@ def _weights(dataset, kind_weights: dict[str, float]):
     return dataset.map(lambda row: {"weight": float(kind_weights.get(row["kind"], 1.0))}, desc="example weights")
 
 
+def per_device_batch_size(cfg: TrainConfig, n_processes: int = 1) -> int:
+    """Examples (pairs, or mentions for listwise losses) per device per step.
+
+    ``cfg.batch_size`` is per device: the global batch is ``batch_size x n_processes x
+    gradient_accumulation_steps``. A config carrying a ``global_batch_size`` (set) fixes the
+    global batch instead, whatever the launch: it is divided by ``n_processes x accumulation``
+    and must be a multiple of it.
+    """
+    global_batch = getattr(cfg, "global_batch_size", None)
+    if not global_batch:
+        return cfg.batch_size
+    per_step = n_processes * cfg.gradient_accumulation_steps
+    if global_batch % per_step:
+        raise XencError(
+            f"global_batch_size {global_batch} is not a multiple of {n_processes} process(es) x "
+            f"{cfg.gradient_accumulation_steps} gradient accumulation step(s)"
+        )
+    return global_batch // per_step
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
     checkpoints = [p for p in output_dir.glob("checkpoint-*") if re.fullmatch(r"checkpoint-\d+", p.name)]
     if not checkpoints:
@@ -107,13 +138,25 @@ def build_model(cfg: TrainConfig, device: str | None = None):
     from sentence_transformers import CrossEncoder
 
     try:
-        return CrossEncoder(cfg.base_model, num_labels=1, max_length=cfg.max_length, device=device)
+        # fp32 master weights whatever the checkpoint's storage dtype (transformers 5 loads "auto": an
+        # fp16-stored base would otherwise train in fp16); bf16/fp16 come from autocast (--precision)
+        return CrossEncoder(
+            cfg.base_model,
+            num_labels=1,
+            max_length=cfg.max_length,
+            device=device,
+            model_kwargs={"dtype": torch.float32},
+        )
     except OSError as exc:
         raise XencError(f"cannot load base model {cfg.base_model!r}: {str(exc).splitlines()[0]}") from exc
 
 
-def prepare_datasets(cfg: TrainConfig, model) -> dict[str, Any]:
-    """Train/eval datasets, loss and collator for the configured loss and data path."""
+def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> dict[str, Any]:
+    """Train/eval datasets, loss and collator for the configured loss and data path.
+
+    ``batch_size``: the per-device training batch (default ``cfg.batch_size``); sets the evaluator's batch.
+    """
+    batch_size = batch_size or cfg.batch_size
     pairs = load_pairs(cfg.pairs_dir)
     if "train" not in pairs:
         raise XencError(f"{cfg.pairs_dir}: no 'train' split (mined splits: {', '.join(pairs.keys())})")
@@ -173,17 +216,22 @@ def prepare_datasets(cfg: TrainConfig, model) -> dict[str, Any]:
             dev_lists,
             name="dev",
             max_mentions=cfg.max_eval_mentions,
-            batch_size=max(64, cfg.batch_size),
+            batch_size=max(64, batch_size),
             precision=cfg.precision,
         )
     return {"train": train, "eval": eval_ds, "loss": loss, "collator": collator, "evaluator": evaluator, **info}
 
 
-def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool):
+def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_processes: int | None = None):
+    """The trainer's arguments. ``n_processes``: data-parallel processes (default: the launch's world size)."""
     from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
 
+    n_processes = n_processes or world_size()
+    batch_size = per_device_batch_size(cfg, n_processes)
     precision = resolve_precision(cfg.precision)
-    steps_per_epoch = max(1, math.ceil(n_train / (cfg.batch_size * cfg.gradient_accumulation_steps)))
+    # each process takes every n-th batch; an optimiser update consumes `accumulation` batches per process
+    batches_per_process = math.ceil(math.ceil(n_train / batch_size) / n_processes)
+    steps_per_epoch = max(1, math.ceil(batches_per_process / cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
     strategy = "steps" if cfg.eval_steps else "epoch"
     metric = cfg.metric_for_best_model
@@ -198,8 +246,8 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool):
     return CrossEncoderTrainingArguments(
         **checkpointing,
         output_dir=str(cfg.output_dir),
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=max(cfg.batch_size, 64),
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=max(batch_size, 64),
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         learning_rate=cfg.learning_rate,
         warmup_steps=int(round(cfg.warmup_ratio * total_steps)),
@@ -226,6 +274,12 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool):
         torch_compile=cfg.compile,
         dataloader_num_workers=cfg.dataloader_workers,
         dataloader_pin_memory=on_gpu,
+        # without this, accelerate treats torchrun processes on a CPU-only host as independent runs
+        use_cpu=not on_gpu and n_processes > 1,
+        # DDP: what the trainer picks for a plain Hugging Face model (a CrossEncoder is no PreTrainedModel,
+        # so its default would be True: an autograd-graph search every step, and it breaks gradient
+        # checkpointing); every parameter of a sequence-classification model gets a gradient each step
+        ddp_find_unused_parameters=False,
         disable_tqdm=is_quiet(),
         run_name=Path(cfg.output_dir).name,
     )
@@ -263,26 +317,36 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
     """
     from transformers import EarlyStoppingCallback, set_seed
 
+    dist_state = init_distributed()  # None unless launched by torchrun / accelerate launch
+    n_processes = world_size()
+    main = is_main_process()
+    say = log if main else (lambda *args, **kwargs: None)
+    batch_size = per_device_batch_size(cfg, n_processes)
     output_dir = Path(cfg.output_dir)
     resume_from = None
     if cfg.resume:
         resume_from = latest_checkpoint(output_dir)
         if resume_from is None:
             raise XencError(f"--resume: no checkpoint-* directory in {output_dir} to resume from")
-        log(f"resuming from {resume_from}")
+        say(f"resuming from {resume_from}")
     elif latest_checkpoint(output_dir) is not None:
-        log(
+        say(
             f"{output_dir} has checkpoints from an earlier run; they are replaced (use --resume to continue)",
             style="yellow",
         )
-        for old in output_dir.glob("checkpoint-*"):
-            shutil.rmtree(old, ignore_errors=True)
+        if main:
+            for old in output_dir.glob("checkpoint-*"):
+                shutil.rmtree(old, ignore_errors=True)
+    barrier()
     set_seed(cfg.seed)
-    model = build_model(cfg)
-    data = prepare_datasets(cfg, model)
+    # each process loads the model onto its own GPU (not all onto cuda:0)
+    on_own_gpu = dist_state is not None and dist_state.device.type == "cuda"
+    model = build_model(cfg, device=str(dist_state.device) if on_own_gpu else None)
+    with main_process_first():
+        data = prepare_datasets(cfg, model, batch_size=batch_size)
     if evaluator is not None:
         data["evaluator"] = evaluator
-    args = training_arguments(cfg, len(data["train"]), has_eval=data["evaluator"] is not None)
+    args = training_arguments(cfg, len(data["train"]), has_eval=data["evaluator"] is not None, n_processes=n_processes)
     callbacks = list(callbacks or [])
     early_stopping = None
     if cfg.early_stopping_patience and data["evaluator"] is not None:
@@ -299,9 +363,12 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         callbacks=callbacks,
         length_grouped=cfg.fast,
     )
-    log(
+    global_batch = batch_size * n_processes * cfg.gradient_accumulation_steps
+    processes = f" on {n_processes} processes" if n_processes > 1 else ""
+    say(
         f"training {cfg.base_model} on {data['train_examples']:,} {'pairs' if cfg.loss == 'bce' else 'lists'} "
-        f"({cfg.loss} loss, {args.num_train_epochs:g} epoch(s), batch {cfg.batch_size}, "
+        f"({cfg.loss} loss, {args.num_train_epochs:g} epoch(s), batch {global_batch}"
+        f"{f' = {batch_size} per device' if global_batch != batch_size else ''}{processes}, "
         f"{'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'})"
     )
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -317,6 +384,10 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         "best_checkpoint": state.best_model_checkpoint,
         "stopped_early": early_stopping is not None and state.global_step < state.max_steps,
         "train_examples": data["train_examples"],
+        "processes": n_processes,
+        "per_device_batch_size": batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
+        "global_batch_size": global_batch,
         "log_history": state.log_history,
     }
     if trainer.is_world_process_zero():
@@ -326,4 +397,7 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         summary["final_dir"] = str(final_dir)
         summary["best_dir"] = str(best_dir)
         atomic_write_json(output_dir / "training_summary.json", summary)
+    trainer.accelerator.wait_for_everyone()  # the other processes return once best/ and final/ exist
+    summary.setdefault("final_dir", str(output_dir / "final"))
+    summary.setdefault("best_dir", str(output_dir / "best"))
     return summary
