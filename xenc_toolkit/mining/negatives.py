@@ -34,11 +34,14 @@ class NegativeSampler:
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         self.filtered = {"hard": 0, "type": 0, "random": 0}
+        self._pools: dict[frozenset[str], np.ndarray] = {}
 
     # ------------------------------------------------------------------ filter
     def is_false_negative(self, concept: int, gold: frozenset[int]) -> bool:
         if concept in gold:
             return True
+        if not self.cfg.same_name_filter:
+            return False
         keys = self.kb.name_keys(concept)
         return any(not keys.isdisjoint(self.kb.name_keys(g)) for g in gold)
 
@@ -82,10 +85,14 @@ class NegativeSampler:
         else:
             keys = {grp for g in gold for grp in kb.groups_of(g)}
             table = kb.concepts_by_group
-        arrays = [table[k] for k in keys if k in table]
-        if not arrays:
+        present = frozenset(k for k in keys if k in table)
+        if not present:
             return None
-        return np.unique(np.concatenate(arrays))
+        pool = self._pools.get(present)
+        if pool is None:  # mentions share few type combinations: build each pool once
+            pool = np.unique(np.concatenate([table[k] for k in sorted(present)]))
+            self._pools[present] = pool
+        return pool
 
     def typed(self, gold: frozenset[int], exclude: set[int]) -> list[Negative]:
         cfg = self.cfg.type

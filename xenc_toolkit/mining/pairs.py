@@ -78,6 +78,15 @@ def _list_features():
     )
 
 
+def _dataset(columns: dict[str, list], features):
+    """A datasets.Dataset straight from Python columns through Arrow (no per-value feature encoding)."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    table = pa.table({name: columns[name] for name in features}, schema=features.arrow_schema)
+    return Dataset(table)
+
+
 def _trigrams(text: str) -> set[str]:
     text = f"  {normalize_name(text)}  "
     return {text[i : i + 3] for i in range(len(text) - 2)}
@@ -267,7 +276,7 @@ class Miner:
         rows["retrieval_score"].append(score)
 
     def mine(self, mentions_by_split: dict[str, Sequence[Mention]]) -> MiningResult:
-        from datasets import Dataset, DatasetDict
+        from datasets import DatasetDict
 
         pairs, lists, report = {}, {}, {"splits": {}}
         for split, mentions in mentions_by_split.items():
@@ -277,8 +286,8 @@ class Miner:
                 mentions = list(mentions)[: self.cfg.max_mentions]
             log(f"mining {len(mentions):,} {split} mentions")
             pair_rows, list_rows, split_report = self.mine_split(split, mentions, training=split == "train")
-            pairs[split] = Dataset.from_dict(pair_rows, features=_pair_features())
-            lists[split] = Dataset.from_dict(list_rows, features=_list_features())
+            pairs[split] = _dataset(pair_rows, _pair_features())
+            lists[split] = _dataset(list_rows, _list_features())
             report["splits"][split] = split_report
         report["false_negatives_filtered"] = dict(self.sampler.filtered)
         report["kb"] = {"concepts": self.kb.n_concepts, "names": self.kb.n_names, "checksum": self.kb.checksum}
