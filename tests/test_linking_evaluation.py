@@ -204,3 +204,24 @@ def test_longest_first_rule_matches_the_rust_tokenizer(tiny_model):
         expected = np.array([(ids.count(a_id), ids.count(b_id)) for ids in encoded])
         ta, tb = truncate_longest_first(np.array([a for a, _ in grid]), np.array([b for _, b in grid]), max_length - 3)
         assert np.array_equal(np.stack([ta, tb], 1), expected)
+
+
+def test_longest_first_python_rule_matches_token_at_a_time_removal():
+    """The rule of transformers releases that truncate in Python: drop one token from the longer side
+    (the second on a tie) until the pair fits."""
+    from xenc_toolkit.linking.pair_tokenizer import truncate_longest_first
+
+    for budget in (4, 5, 17, 18):
+        grid = [(a, b) for a in range(0, budget + 4) for b in range(0, budget + 4)]
+        expected = []
+        for a, b in grid:
+            while a + b > budget:
+                if a > b:
+                    a -= 1
+                else:
+                    b -= 1
+            expected.append((a, b))
+        ta, tb = truncate_longest_first(
+            np.array([a for a, _ in grid]), np.array([b for _, b in grid]), budget, rule="python"
+        )
+        assert np.array_equal(np.stack([ta, tb], 1), np.array(expected))

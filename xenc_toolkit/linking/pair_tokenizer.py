@@ -27,16 +27,22 @@ def _unique(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     return list(position), inverse
 
 
-def truncate_longest_first(a: np.ndarray, b: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lengths kept of each side under ``truncation="longest_first"`` (Rust tokenizers' rule).
+def truncate_longest_first(
+    a: np.ndarray, b: np.ndarray, budget: int, rule: str = "rust"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lengths kept of each side under ``truncation="longest_first"``.
 
     If both fit, both are kept; else a side no longer than ``budget // 2`` is kept whole and
-    the other gets the rest; if both are longer, the longer side gets ``ceil(budget / 2)``
-    (the second on a tie) and the other ``floor(budget / 2)``.
+    the other gets the rest; if both are longer, one side gets ``ceil(budget / 2)`` and the
+    other ``floor(budget / 2)``: under the Rust tokenizers' rule (``rule="rust"``) the longer
+    side (the second on a tie), under the token-at-a-time Python rule of some transformers
+    releases (``rule="python"``) always the first. :class:`PairTokenizer` picks the rule its
+    tokenizer follows by probing it; a tokenizer that follows neither (tokenizers 0.23.2 has
+    other edge cases) gets the exact, slower pair tokenisation instead.
     """
     small, big = budget // 2, budget - budget // 2
     fits = a + b <= budget
-    ta = np.where(a > b, big, small)
+    ta = np.where(a > b, big, small) if rule == "rust" else np.full_like(a, big)
     tb = budget - ta
     ta = np.where(b <= small, budget - b, ta)
     tb = np.where(b <= small, b, tb)
@@ -52,6 +58,8 @@ class PairTokenizer:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.threads = threads or min(8, os.cpu_count() or 1)
+        self.fallback_reason: str | None = None  # why the fast path is off, when it is
+        self.truncation_rule = "rust"
         self._backend = self._private_backend()
         self.template = self._template()
 
@@ -88,10 +96,12 @@ class PairTokenizer:
         try:
             [[qa]], [[cb]] = self._single(["a"]), self._single(["b"])  # one token each, or ValueError
             if qa == cb:
+                self.fallback_reason = "'a' and 'b' tokenise alike"
                 return None
             probe = tok("a", "b")
             ids = list(probe["input_ids"])
             if ids.count(qa) != 1 or ids.count(cb) != 1:
+                self.fallback_reason = f"unexpected pair template {ids}"
                 return None
             ia, ib = ids.index(qa), ids.index(cb)
             types = list(probe["token_type_ids"]) if "token_type_ids" in probe else None
@@ -109,12 +119,16 @@ class PairTokenizer:
                     "suffix": types[ib + 1 :],
                 },
             }
-        except Exception:  # noqa: BLE001 - any surprise means: use the plain path
+        except Exception as exc:  # noqa: BLE001 - any surprise means: use the plain path
+            self.fallback_reason = f"template probe failed: {exc!r}"
             return None
         self.template = template
-        if not self._verify():
-            return None
-        return template
+        for rule in ("rust", "python"):
+            self.truncation_rule = rule
+            if self._verify():
+                self.fallback_reason = None
+                return template
+        return None
 
     def _verify(self) -> bool:
         """The fast path must reproduce the tokenizer on probes that exercise truncation."""
@@ -129,6 +143,16 @@ class PairTokenizer:
                         " ".join(words[(i + 3) % len(words)] for i in range(n_c)),
                     )
                 )
+        # one-token words at every boundary of the truncation rule (half, budget, max length)
+        edges = sorted(
+            {
+                n
+                for centre in (1, half - 2, self.max_length - 3, self.max_length)
+                for n in range(centre - 2, centre + 4)
+                if n >= 1
+            }
+        )
+        probes += [(" ".join(["a"] * i), " ".join(["b"] * j)) for i in edges for j in edges]
         fast = self._fast([p[0] for p in probes], [p[1] for p in probes])
         reference = self.tokenizer(
             [p[0] for p in probes],
@@ -140,12 +164,23 @@ class PairTokenizer:
         )
         order = fast["order"]
         if fast["input_ids"].shape != reference["input_ids"].shape:
+            self.fallback_reason = f"verification: shape {fast['input_ids'].shape} != {reference['input_ids'].shape}"
             return False
         if not np.array_equal(fast["input_ids"], reference["input_ids"][order]):
+            bad = int(np.nonzero((fast["input_ids"] != reference["input_ids"][order]).any(1))[0][0])
+            probe = probes[int(order[bad])]
+            self.fallback_reason = (
+                f"verification: input_ids differ from the tokenizer's, e.g. for a pair of {len(probe[0].split())} "
+                f"and {len(probe[1].split())} words: {fast['input_ids'][bad].tolist()} vs "
+                f"{reference['input_ids'][order][bad].tolist()}"
+            )
             return False
         if "token_type_ids" not in reference:
             return True
-        return "token_type_ids" in fast and np.array_equal(fast["token_type_ids"], reference["token_type_ids"][order])
+        if "token_type_ids" in fast and np.array_equal(fast["token_type_ids"], reference["token_type_ids"][order]):
+            return True
+        self.fallback_reason = "verification: token_type_ids differ from the tokenizer's"
+        return False
 
     # ------------------------------------------------------------------ tokenising
     def _parallel_single(self, texts: list[str]) -> list[list[int]]:
@@ -169,7 +204,7 @@ class PairTokenizer:
         c_off = np.concatenate([[0], np.cumsum(c_len)[:-1]]) if len(c_len) else np.zeros(0, np.int64)
         n_prefix, n_mid, n_suffix = len(t["prefix"]), len(t["mid"]), len(t["suffix"])
         budget = self.max_length - (n_prefix + n_mid + n_suffix)
-        ta, tb = truncate_longest_first(q_len[qi], c_len[ci], budget)
+        ta, tb = truncate_longest_first(q_len[qi], c_len[ci], budget, self.truncation_rule)
         total = ta + tb + n_prefix + n_mid + n_suffix
         order = np.argsort(-total, kind="stable")
         ta, tb, total, qi, ci = ta[order], tb[order], total[order], qi[order], ci[order]

@@ -40,6 +40,14 @@ def _dedupe(queries: Sequence[str], candidates: Sequence[str]) -> tuple[list[tup
     return unique, inverse
 
 
+def _columns(array: np.ndarray, rows: slice, width: int, pad: int) -> torch.Tensor:
+    """``array[rows, :width]`` as int64, padded on the right with ``pad`` when ``array`` is narrower."""
+    block = array[rows, :width].astype(np.int64)
+    if block.shape[1] < width:
+        block = np.pad(block, ((0, 0), (0, width - block.shape[1])), constant_values=pad)
+    return torch.from_numpy(block)
+
+
 class PairScorer:
     """Scores text pairs with a ``sentence_transformers.CrossEncoder``.
 
@@ -70,6 +78,7 @@ class PairScorer:
         self.max_length = max_length or model.max_length
         self.tokenizer = model.tokenizer
         self.pair_tokenizer = PairTokenizer(self.tokenizer, self.max_length)
+        self.pad_token_id = self.tokenizer.pad_token_id or 0
         self.chunk_size = chunk_size
 
     def _tokenize(self, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:
@@ -116,18 +125,18 @@ class PairScorer:
                     lengths = chunk["lengths"]
                     i = 0
                     while i < len(lengths):
-                        longest = int(lengths[i])
+                        # widths rounded up to a multiple of 8: few distinct shapes (kernels are chosen and
+                        # cached per shape) and tensor-core-friendly; the extra columns are masked padding
+                        longest = -(-int(lengths[i]) // 8) * 8
                         size = max(1, min(self.batch_size, self.max_tokens // max(1, longest), len(lengths) - i))
                         rows = slice(i, i + size)
                         mask = np.arange(longest)[None, :] < lengths[rows, None]
                         features = {
-                            "input_ids": torch.from_numpy(chunk["input_ids"][rows, :longest].astype(np.int64)),
+                            "input_ids": _columns(chunk["input_ids"], rows, longest, self.pad_token_id),
                             "attention_mask": torch.from_numpy(mask.astype(np.int64)),
                         }
                         if "token_type_ids" in chunk:
-                            features["token_type_ids"] = torch.from_numpy(
-                                chunk["token_type_ids"][rows, :longest].astype(np.int64)
-                            )
+                            features["token_type_ids"] = _columns(chunk["token_type_ids"], rows, longest, 0)
                         features = {k: v.to(self.device, non_blocking=True) for k, v in features.items()}
                         with torch.autocast(device_type=device_type, dtype=self.dtype, enabled=use_autocast):
                             out = self.model(features)["scores"]
