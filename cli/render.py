@@ -135,6 +135,8 @@ def quickstart_summary(summary: dict) -> None:
         [
             ("retrieval-only acc@1", summary["retrieval_acc@1"]),
             ("reranked acc@1", summary["reranked_acc@1"]),
+            ("  reranker alone (no fusion)", summary.get("reranker_only_acc@1")),
+            ("  fusion weight w (validation)", summary.get("fusion_weight")),
             (f"candidate {depth_key}", summary[depth_key]),
             ("pair F1", summary["pair_f1"]),
             ("ECE", summary["ece"]),

@@ -83,6 +83,11 @@ class EncoderConfig(Section):
     batch_size: int = Field(1024, ge=1, description="names per batch")
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPU, fp32 on CPU")
     device: str | None = Field(None, description="'cuda', 'cuda:1', 'cpu'; default: GPU when present")
+    devices: list[str] | None = Field(
+        None,
+        description="encode on several devices at once, e.g. ['cuda:0', 'cuda:1'] or ['all'] (every visible GPU); "
+        "the first replaces 'device'; same embeddings as one device",
+    )
 
 
 class IndexConfig(Section):
@@ -161,6 +166,12 @@ class NegativesConfig(Section):
     hard: HardNegativesConfig = HardNegativesConfig()
     type: TypeNegativesConfig = TypeNegativesConfig()
     random: RandomNegativesConfig = RandomNegativesConfig()
+    same_name_filter: bool = Field(
+        True,
+        description="a concept sharing a normalised name with the gold is a synonym, never a negative (UMLS-style "
+        "KBs). Turn off for a KB built from annotated surface forms, where a shared name is ambiguity the "
+        "reranker must learn to resolve",
+    )
 
 
 # --------------------------------------------------------------------------- commands
@@ -218,6 +229,12 @@ class TrainConfig(CommonConfig):
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     batch_size: int = Field(64, ge=1, description="pairs (or mentions, listwise) per device per step")
     gradient_accumulation_steps: int = Field(1, ge=1, description="steps accumulated per optimiser update")
+    global_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="examples per optimiser update over all processes; when set, the per-device batch is "
+        "global_batch_size / (processes x gradient_accumulation_steps) and batch_size is ignored",
+    )
     epochs: float = Field(1.0, gt=0, description="training epochs")
     max_steps: int | None = Field(None, ge=1, description="stop after this many updates (overrides epochs)")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPUs that have it")
@@ -241,6 +258,11 @@ class EvaluateConfig(CommonConfig):
     model_dir: Path = Field(Path("xenc-output/model/best"), description="trained CrossEncoder directory")
     pairs_dir: Path = Field(Path("xenc-output/pairs"), description="output of xenc mine (candidate lists and pairs)")
     split: str = Field("dev", description="split to evaluate")
+    fusion: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: rank by reranker logit + w x retrieval score when the model dir has a fitted "
+        "xenc_fusion.json (xenc calibrate); off: the reranker alone",
+    )
     output_dir: Path = Field(Path("xenc-output/results"), description="where results, report and plots go")
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     max_length: int | None = Field(None, ge=8, description="max pair tokens (default: the model's)")
@@ -276,6 +298,11 @@ class CalibrateConfig(CommonConfig):
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
     output_file: Path | None = Field(None, description="default: <model_dir>/xenc_calibration.json")
+    fit_fusion: bool = Field(
+        True,
+        description="also fit the weight w of 'reranker logit + w x retrieval score' on the split's lists "
+        "(saved as <model_dir>/xenc_fusion.json; used by evaluate and the Linker)",
+    )
 
 
 class LinkConfig(CommonConfig):
@@ -314,6 +341,11 @@ class QuickstartConfig(CommonConfig):
     device: str | None = Field(None, description="default: GPU when present, else CPU")
     train_mentions: int = Field(700, ge=10, description="training mentions sampled from the training portion")
     eval_mentions: int = Field(400, ge=10, description="held-out evaluation mentions")
+    validation_mentions: int = Field(
+        300,
+        ge=10,
+        description="training-portion mentions not trained on: checkpoint choice, calibration, fusion weight",
+    )
     n_candidates: int = Field(8, ge=2, description="candidates per mention")
     loss: Literal["bce", "listwise", "lambda"] = Field("listwise", description="training loss")
     list_size: int = Field(8, ge=2, description="candidates per mention in listwise training")
@@ -323,6 +355,11 @@ class QuickstartConfig(CommonConfig):
     context_words: int = Field(0, ge=0, description="words of sentence context in the query (0 = mention only)")
     candidate_types: bool = Field(True, description="append the semantic type names to candidate names")
     hard_negatives: int = Field(5, ge=0, description="hard negatives per mention (bce pairs)")
+    same_name_filter: bool = Field(
+        False,
+        description="drop same-name concepts from training negatives (off: the quickstart KB is annotated surface "
+        "forms, where one string under several CUIs is ambiguity to learn, not synonymy)",
+    )
 
 
 COMMAND_CONFIGS: dict[str, type[CommonConfig]] = {

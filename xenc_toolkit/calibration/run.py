@@ -56,4 +56,31 @@ def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
     path = Path(cfg.output_file) if cfg.output_file else model_dir / CALIBRATION_FILENAME
     calibration.save(path)
     log(f"calibration ({calibration.method}) written to {path}")
-    return {"path": str(path), **calibration.to_dict()}
+    result = {"path": str(path), **calibration.to_dict()}
+    if cfg.fit_fusion:
+        result["fusion"] = _fit_fusion(cfg, model_dir, lists, logits)
+    return result
+
+
+def _fit_fusion(cfg: CalibrateConfig, model_dir: Path, lists, logits: np.ndarray) -> dict[str, Any]:
+    """Fit the reranker + retrieval score fusion weight on the same held-out lists."""
+    from ..linking.fusion import fit_fusion_weight, save_fusion
+    from ..utils.io import read_json
+
+    sizes = [len(texts) for texts in lists["candidate_texts"]]
+    bounds = np.cumsum([0, *sizes])
+    logit_lists = [logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
+    info = fit_fusion_weight(logit_lists, lists["retrieval_scores"], lists["labels"])
+    candidates_file = model_dir / "xenc_candidates.json"
+    info.update(
+        {
+            "fit_on": {"pairs_dir": str(cfg.pairs_dir), "split": cfg.split},
+            "candidates": read_json(candidates_file) if candidates_file.exists() else None,
+        }
+    )
+    save_fusion(model_dir, info)
+    log(
+        f"fusion weight {info['weight']:g} (acc@1 on {cfg.split}: {info['acc@1']:.4f}; "
+        f"reranker alone {info['reranker_only_acc@1']:.4f})"
+    )
+    return info

@@ -30,6 +30,7 @@ from ..index.dense_index import DenseIndex
 from ..mining.candidates import CandidateGenerator
 from ..mining.formatting import format_candidate, format_query, load_input_format
 from ..utils.io import read_json
+from .fusion import fuse, load_fusion
 from .scorer import PairScorer, score_candidate_lists
 
 CANDIDATES_FILE = "xenc_candidates.json"
@@ -87,8 +88,10 @@ class Linker:
         calibration: Calibration | None = None,
         batch_size: int = 256,
         precision: str = "auto",
+        fusion_weight: float | None = None,
     ):
         self.model = model
+        self.fusion_weight = fusion_weight  # rank by logit + w x retrieval score (see linking.fusion)
         self.index = index
         self.kb = index.kb
         self.input_format = input_format or InputFormatConfig()
@@ -120,6 +123,7 @@ class Linker:
         candidates = candidates or CandidateConfig(generator="dense")
         if n_candidates:
             candidates = candidates.model_copy(update={"n_candidates": n_candidates})
+        fusion = load_fusion(model_dir, candidates.model_dump())
         return cls(
             model,
             index,
@@ -128,6 +132,7 @@ class Linker:
             calibration=load_calibration(model_dir, calibration_file),
             batch_size=batch_size,
             precision=precision,
+            fusion_weight=fusion["weight"] if fusion else None,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -213,7 +218,10 @@ class Linker:
         for i, rows in enumerate(cand_rows):
             logits = logit_lists[i]
             probs = self._probabilities(logits) if len(logits) else np.zeros(0)
-            order = np.argsort(-probs, kind="stable")
+            ranking = probs
+            if self.fusion_weight is not None and len(logits):
+                ranking = fuse(logits, lists.scores[i, rows], self.fusion_weight)
+            order = np.argsort(-ranking, kind="stable")
             alts = []
             for o in order[:top_k]:
                 c = int(lists.concepts[i, rows[o]])

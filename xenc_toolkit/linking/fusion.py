@@ -1,0 +1,87 @@
+"""Score fusion: reranker logit + w x retrieval score, with ``w`` fitted on held-out lists.
+
+A cross-encoder trained briefly on few mentions resolves what retrieval cannot (candidates that
+retrieval scores alike: same-name concepts of different types, near-ties) but can be less sure
+than retrieval on clear string matches. Ranking by ``logit + w * retrieval_score`` keeps both:
+``w = 0`` is the reranker alone, a large ``w`` is retrieval with the reranker breaking its ties.
+
+``w`` is fitted by :func:`fit_fusion_weight` on a held-out split's candidate lists (``xenc
+calibrate`` does it, next to the probability calibration), never on evaluation data, and saved
+as ``xenc_fusion.json`` in the model directory with the candidate generator it was fitted for
+(retrieval scores of another generator have another scale, so they are not fused). The model
+directory stays a plain CrossEncoder directory: ``CrossEncoder(path).predict`` gives the
+reranker's own scores; :class:`~xenc_toolkit.linking.linker.Linker` and ``xenc evaluate``
+apply the fusion when the file is there (``xenc evaluate --fusion off`` reports the reranker alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..utils.io import atomic_write_json, read_json
+
+FUSION_FILE = "xenc_fusion.json"
+DEFAULT_GRID: tuple[float, ...] = (0.0, *np.round(np.logspace(-2, 4, 25), 6).tolist())
+
+
+def fuse(logits: np.ndarray, retrieval_scores: Sequence[float], weight: float) -> np.ndarray:
+    """``logits + weight * retrieval_scores`` (a missing retrieval score counts as 0)."""
+    retrieval = np.nan_to_num(np.asarray(retrieval_scores, dtype=np.float64), nan=0.0)
+    return np.asarray(logits, dtype=np.float64) + weight * retrieval
+
+
+def _top1_hits(logit_lists, retrieval_lists, label_lists, weight: float) -> int:
+    hits = 0
+    for logits, retrieval, labels in zip(logit_lists, retrieval_lists, label_lists, strict=True):
+        if len(logits) == 0:
+            continue
+        top = int(np.argsort(-fuse(logits, retrieval, weight), kind="stable")[0])
+        hits += int(labels[top] == 1)
+    return hits
+
+
+def fit_fusion_weight(
+    logit_lists: Sequence[np.ndarray],
+    retrieval_lists: Sequence[Sequence[float]],
+    label_lists: Sequence[Sequence[int]],
+    grid: Sequence[float] = DEFAULT_GRID,
+) -> dict:
+    """The weight of the grid with the best acc@1 on these lists (the smallest one on a tie).
+
+    Only lists that contain a gold candidate can change acc@1; all are scored alike.
+    """
+    if not len(logit_lists):
+        raise ValueError("no candidate lists to fit the fusion weight on")
+    n_with_gold = sum(1 for labels in label_lists if 1 in list(labels))
+    table = [(float(w), _top1_hits(logit_lists, retrieval_lists, label_lists, w)) for w in grid]
+    best_w, best_hits = max(table, key=lambda item: (item[1], -item[0]))
+    n = len(logit_lists)
+    return {
+        "weight": best_w,
+        "acc@1": best_hits / n,
+        "reranker_only_acc@1": dict(table).get(0.0, table[0][1]) / n,
+        "n_lists": n,
+        "n_lists_with_gold": n_with_gold,
+        "acc@1_by_weight": {f"{w:g}": hits / n for w, hits in table},
+    }
+
+
+def save_fusion(model_dir: str | Path, info: dict) -> Path:
+    return atomic_write_json(Path(model_dir) / FUSION_FILE, info)
+
+
+def load_fusion(model_dir: str | Path, generator: dict | None = None) -> dict | None:
+    """The saved fusion, if any (and, when ``generator`` is given, only if it was fitted for it)."""
+    path = Path(model_dir) / FUSION_FILE
+    if not path.exists():
+        return None
+    info = read_json(path)
+    fitted_for = info.get("candidates")
+    if generator is not None and fitted_for is not None:
+        keys = ("generator", "fusion", "rrf_k", "alpha")
+        if any(fitted_for.get(k) != generator.get(k) for k in keys):
+            return None
+    return info
