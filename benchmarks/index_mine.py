@@ -141,6 +141,7 @@ def gpu(args) -> None:
     t = time.perf_counter()
     kb = synthetic_kb(args.names)
     details["kb_build_seconds"] = round(time.perf_counter() - t, 1)
+    print(f"synthetic KB: {kb.n_names:,} names in {details['kb_build_seconds']} s", flush=True)
     model = bert_base_from_minilm_vocab(
         work / "bert-base", layers=args.layers, hidden=args.hidden, sentence_transformers=True
     )
@@ -154,6 +155,7 @@ def gpu(args) -> None:
     encode_s = time.perf_counter() - t
     figures["xenc_names_per_s"] = round(len(names) / encode_s, 1)
     details["xenc_encode_seconds"] = round(encode_s, 2)
+    print(f"xenc encode: {figures['xenc_names_per_s']:,} names/s", flush=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"  # CPU only for a smoke run
     stock = SentenceTransformer(str(model), device=device)
     if device == "cuda":
@@ -167,6 +169,7 @@ def gpu(args) -> None:
     )
     sync()
     figures["stock_encode_names_per_s"] = round(len(subset) / (time.perf_counter() - t), 1)
+    print(f"stock encode: {figures['stock_encode_names_per_s']:,} names/s", flush=True)
     k = min(10000, len(subset))
     cosine = (reference[:k].float().to(embeddings.device) * embeddings[:k].float()).sum(1)
     details["cosine_xenc_vs_stock_min"] = round(float(cosine.min()), 5)
@@ -189,6 +192,7 @@ def gpu(args) -> None:
     mentions = noisy_mentions(kb, args.mentions)
     seconds, report = mine(kb, index, mentions, args.candidates)
     figures.update({"kb_names": len(names), "mentions": len(mentions), "mining_seconds": round(seconds, 1)})
+    print(f"mining {len(mentions):,} mentions: {seconds:.1f} s", flush=True)
     details["mining_report"] = report["splits"]["train"]
     details["encoder"] = "BERT-base-sized (12 x 768), random weights, CLS pooling, bf16, max_length 25"
     merge_and_write(figures, details, "gpu")
@@ -215,7 +219,8 @@ def cpu(args) -> None:
         seconds, report = mine(kb, index, mentions, args.candidates)
         details[f"{index_type}_mining_seconds"] = round(seconds, 1)
         details[f"{index_type}_recall"] = report["splits"]["train"]["recall"]
-    figures["cpu_mining_seconds_10k_100k"] = max(details["ivf_mining_seconds"], details["hnsw_mining_seconds"])
+    # the goal reads "with IVF or HNSW": the faster of the two (both are in details)
+    figures["cpu_mining_seconds_10k_100k"] = min(details["ivf_mining_seconds"], details["hnsw_mining_seconds"])
     figures["cpu_kb_names"] = kb.n_names
     figures["cpu_mentions"] = len(mentions)
     details["cpu_encoder"] = "all-MiniLM-L6-v2 (offline), fp32"

@@ -116,7 +116,10 @@ def _rerank(model_dir: str, queries, candidate_lists, labels, batch_size: int = 
 
     model = CrossEncoder(model_dir)
     t = time.perf_counter()
-    logits = score_candidate_lists(PairScorer(model, batch_size=batch_size), queries, candidate_lists)
+    # fp32: a reranker whose scores barely vary (a collapsed one) must not tie in bf16 and so inherit
+    # the retrieval order
+    scorer = PairScorer(model, batch_size=batch_size, precision="fp32")
+    logits = score_candidate_lists(scorer, queries, candidate_lists)
     seconds = time.perf_counter() - t
     return rerank_ranks(logits, labels), logits, seconds
 
@@ -150,7 +153,14 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
     times["index_s"] = round(time.perf_counter() - t, 1)
     mine_cfg = MineConfig(
         candidates=CandidateConfig(generator="fusion", n_candidates=args.k),
-        negatives=NegativesConfig.model_validate({"hard": {"count": 8}, "type": {"count": 2}, "random": {"count": 1}}),
+        negatives=NegativesConfig.model_validate(
+            {
+                "hard": {"count": 8},
+                "type": {"count": 2},
+                "random": {"count": 1},
+                "same_name_filter": args.same_name_filter,
+            }
+        ),
         input_format=InputFormatConfig(
             context=args.context_words > 0, context_words=args.context_words, candidate_types=args.candidate_types
         ),
@@ -226,7 +236,17 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
             "scoring_seconds": round(xenc_score_s, 1),
             "recipe": {
                 k: getattr(args, k)
-                for k in ("list_size", "lr", "batch", "epochs", "max_length", "context_words", "candidate_types", "k")
+                for k in (
+                    "list_size",
+                    "lr",
+                    "batch",
+                    "epochs",
+                    "max_length",
+                    "context_words",
+                    "candidate_types",
+                    "k",
+                    "same_name_filter",
+                )
             },
         },
         "stock_recipe": {**stock, **stock_info},

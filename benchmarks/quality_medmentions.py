@@ -37,6 +37,12 @@ def main() -> None:
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-eval", type=int, default=None)
     parser.add_argument("--work", default=None)
+    parser.add_argument(
+        "--same-name-filter",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="same-name concepts are never negatives (surface-form KB: a shared name is ambiguity)",
+    )
     args = parser.parse_args()
     quiet_libraries()
     import random

@@ -35,6 +35,12 @@ def main() -> None:
     parser.add_argument("--candidate-types", action="store_true")
     parser.add_argument("--max-train", type=int, default=None, help="cap on training mentions (CPU runs)")
     parser.add_argument("--work", default=None)
+    parser.add_argument(
+        "--same-name-filter",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="same-name concepts are never negatives (MEDIC: a shared name is a synonym)",
+    )
     args = parser.parse_args()
     quiet_libraries()
     import torch

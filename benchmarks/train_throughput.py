@@ -184,6 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_libraries()
     import numpy as np
+    import torch
 
     out = Path(tempfile.mkdtemp(prefix="xenc-train-bench-"))
     model_dir = bert_base_from_minilm_vocab(out / "bert-base", layers=args.layers, hidden=args.hidden)
@@ -217,13 +218,23 @@ def main() -> None:
         train = train.select_columns(["query", "candidate", "label"])
         dev = dev.select(range(min(4096, len(dev)))).select_columns(["query", "candidate", "label"])
         for kind in args.kinds.split(","):
-            result = run(
-                kind, model_dir, train, dev, batch, args.steps, args.eval_every, args.warmup, out, args.workers
-            )
+            try:
+                result = run(
+                    kind, model_dir, train, dev, batch, args.steps, args.eval_every, args.warmup, out, args.workers
+                )
+            except torch.OutOfMemoryError as exc:  # record it and go on: the other figures still count
+                import gc
+
+                gc.collect()
+                torch.cuda.empty_cache()
+                details[setting][kind] = {"error": f"out of memory at batch {batch}: {str(exc)[:200]}"}
+                figures[f"{kind}_samples_per_s_{setting}"] = None
+                print(setting, kind, "OOM", flush=True)
+                continue
             details[setting][kind] = result
             print(setting, kind, result, flush=True)
             figures[f"{kind}_samples_per_s_{setting}"] = result["samples_per_s"]
-        if {"stock", "xenc"} <= set(details[setting]):
+        if all("dev_loss_curve" in details[setting].get(k, {}) for k in ("stock", "xenc")):
             stock_curve = [loss for _, loss in details[setting]["stock"]["dev_loss_curve"]]
             xenc_curve = [loss for _, loss in details[setting]["xenc"]["dev_loss_curve"]]
             details[setting]["max_rel_dev_loss_diff"] = round(
