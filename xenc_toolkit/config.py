@@ -245,6 +245,11 @@ class TrainConfig(CommonConfig):
     early_stopping_patience: int | None = Field(None, ge=1, description="stop after N evaluations without improvement")
     early_stopping_threshold: float = Field(0.0, ge=0, description="minimum improvement that resets patience")
     max_eval_mentions: int | None = Field(2000, ge=1, description="dev mentions used by the in-training evaluator")
+    dev_split: str = Field(
+        "auto",
+        description="split evaluated during training ('auto': dev, else validation, if mined; 'none': no "
+        "evaluation, best/ = final/)",
+    )
     fast: bool = Field(True, description="pre-tokenised, length-grouped batches (same model, much faster)")
     compile: bool = Field(False, description="torch.compile the model (GPU)")
     dataloader_workers: int = Field(0, ge=0, description="data loader worker processes")

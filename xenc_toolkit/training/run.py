@@ -160,7 +160,14 @@ def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> 
     pairs = load_pairs(cfg.pairs_dir)
     if "train" not in pairs:
         raise XencError(f"{cfg.pairs_dir}: no 'train' split (mined splits: {', '.join(pairs.keys())})")
-    dev_split = "dev" if "dev" in pairs else ("validation" if "validation" in pairs else None)
+    if cfg.dev_split == "auto":
+        dev_split = "dev" if "dev" in pairs else ("validation" if "validation" in pairs else None)
+    elif cfg.dev_split == "none":
+        dev_split = None
+    elif cfg.dev_split in pairs:
+        dev_split = cfg.dev_split
+    else:
+        raise XencError(f"{cfg.pairs_dir}: no split {cfg.dev_split!r} to evaluate on (mined: {', '.join(pairs)})")
     tokenizer = model.tokenizer
     pad_id = tokenizer.pad_token_id or 0
     info: dict[str, Any] = {"dev_split": dev_split}
