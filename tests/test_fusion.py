@@ -135,3 +135,17 @@ def test_quickstart_end_to_end_with_a_tiny_model(tmp_path, tiny_st):
     assert summary["reranked_acc@1"] == results["linking_metrics"]["acc@1"]
     model = CrossEncoder(str(out / "model"), device="cpu")
     assert model.predict([("aspirin", "aspirin [TYPE] Pharmacologic Substance")]).shape == (1,)
+
+
+def test_train_names_a_missing_dev_split(tmp_path, tiny_bert, tiny_pipeline):
+    import pytest
+
+    from xenc_toolkit.config import TrainConfig
+    from xenc_toolkit.errors import XencError
+    from xenc_toolkit.training.run import train
+
+    cfg = TrainConfig(
+        pairs_dir=tiny_pipeline["pairs"], output_dir=tmp_path / "m", base_model=str(tiny_bert), dev_split="heldout"
+    )
+    with pytest.raises(XencError, match="no split 'heldout'"):
+        train(cfg)
