@@ -205,10 +205,11 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
 
     Data: the first 1,500 sentences of MedMentions' official dev split (token BIO). The
     first 80% of sentences (contiguous) are the training portion: the KB is every CUI's
-    distinct surface forms there (with semantic types), and training mentions are
-    sampled from it. Evaluation mentions come from the last 20% only, so the model is
-    evaluated on mentions it never trained on; those whose CUI never occurs in the
-    training portion are absent from the KB and count as misses.
+    distinct surface forms there (with semantic types), and training and validation
+    mentions are sampled from it (disjoint; validation is for calibration and the fusion
+    weight). Evaluation ("test") mentions come from the last 20% only, so the model is
+    evaluated on mentions it never trained on and nothing is fitted on them; those whose
+    CUI never occurs in the training portion are absent from the KB and count as misses.
     """
     import random
 
