@@ -278,3 +278,24 @@ def test_main_process_evaluator_passes_through_in_one_process():
     wrapped.primary_metric = "dev_acc@1"
     assert inner.primary_metric == "dev_acc@1"
     assert wrapped.values == [0.25, 0.5]  # anything else is the wrapped evaluator's
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_training_progress_is_one_rich_bar_and_quiet_prints_nothing(tmp_path, tiny_bert, tiny_pipeline, capfd, quiet):
+    from xenc_toolkit.utils import progress
+
+    previous = progress.is_quiet()
+    progress.set_quiet(quiet)
+    try:
+        capfd.readouterr()
+        train(_cfg(tiny_bert, tiny_pipeline, tmp_path / "run", max_steps=4, eval_steps=2))
+        out, err = capfd.readouterr()
+    finally:
+        progress.set_quiet(previous)
+    text = out + err
+    assert "{'loss'" not in text and "{'eval_" not in text  # no trainer log dicts
+    assert "it/s]" not in text  # no tqdm bar
+    if quiet:
+        assert "step 2:" not in text and "training" not in text
+    else:
+        assert "step 2: dev_acc@1" in text and "step 4: dev_acc@1" in text

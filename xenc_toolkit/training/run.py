@@ -45,10 +45,11 @@ from ..linking.linker import CANDIDATES_FILE
 from ..mining.formatting import load_input_format, save_input_format
 from ..mining.pairs import load_candidate_lists, load_pairs
 from ..utils.io import atomic_directory, atomic_write_json, read_json
-from ..utils.progress import is_quiet, log
+from ..utils.progress import log
 from .data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
 from .distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
 from .losses import ListwiseLambdaLoss, ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
+from .progress import RichProgressCallback
 from .trainer import XencCrossEncoderTrainer
 
 TRAINING_INFO_FILE = "xenc_training.json"
@@ -287,7 +288,7 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
         # so its default would be True: an autograd-graph search every step, and it breaks gradient
         # checkpointing); every parameter of a sequence-classification model gets a gradient each step
         ddp_find_unused_parameters=False,
-        disable_tqdm=is_quiet(),
+        disable_tqdm=True,  # progress goes to the rich console (training.progress.RichProgressCallback)
         run_name=Path(cfg.output_dir).name,
     )
 
@@ -370,6 +371,12 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         callbacks=callbacks,
         length_grouped=cfg.fast,
     )
+    # the HF trainer prints every log dict when tqdm is off: the rich bar replaces both
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(RichProgressCallback())
     global_batch = batch_size * n_processes * cfg.gradient_accumulation_steps
     processes = f" on {n_processes} processes" if n_processes > 1 else ""
     say(
