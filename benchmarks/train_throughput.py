@@ -87,6 +87,7 @@ def run(
     warmup: int,
     out: Path,
     workers: int,
+    optim: str | None = None,
 ):
     import torch
     from sentence_transformers import CrossEncoder
@@ -133,7 +134,7 @@ def run(
         on_gpu = torch.cuda.is_available()
         args = CrossEncoderTrainingArguments(
             **common,
-            optim="adamw_torch_fused" if on_gpu else "adamw_torch",
+            optim=optim or ("adamw_torch_fused" if on_gpu else "adamw_torch"),
             dataloader_num_workers=workers,
             dataloader_persistent_workers=workers > 0,
             dataloader_pin_memory=on_gpu,
@@ -177,6 +178,11 @@ def main() -> None:
     parser.add_argument("--max-mentions", type=int, default=70000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--settings", default="ctx,noctx")
+    parser.add_argument(
+        "--xenc-optim",
+        default=None,
+        help="optimiser of the xenc run (default: adamw_torch_fused on GPU, else adamw_torch)",
+    )
     parser.add_argument("--kinds", default="stock,xenc")
     parser.add_argument("--layers", type=int, default=12, help="smaller for a CPU smoke run")
     parser.add_argument("--hidden", type=int, default=768)
@@ -220,7 +226,17 @@ def main() -> None:
         for kind in args.kinds.split(","):
             try:
                 result = run(
-                    kind, model_dir, train, dev, batch, args.steps, args.eval_every, args.warmup, out, args.workers
+                    kind,
+                    model_dir,
+                    train,
+                    dev,
+                    batch,
+                    args.steps,
+                    args.eval_every,
+                    args.warmup,
+                    out,
+                    args.workers,
+                    args.xenc_optim,
                 )
             except torch.OutOfMemoryError as exc:  # record it and go on: the other figures still count
                 import gc
