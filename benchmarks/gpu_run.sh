@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # How the GPU benchmarks run through the device tool, carrying what ../shared/device/prepare-carry.sh
-# builds in .device-carry/ (wheels incl. sentence-transformers 6.2.0, fp16 MiniLM, data, pre-mined pairs):
+# builds in .device-carry/ (wheels incl. sentence-transformers 6.2.0, fp16 MiniLM, data, pre-mined pairs), plus
+# tokenizers 0.23.3 (the image's 0.23.2 fails PairTokenizer's truncation probe, which makes scoring slower):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+#       -d .device-carry/wheels tokenizers==0.23.3
 #   bash benchmarks/gpu_run.sh train_throughput predict_throughput
 # Two lanes on a 2-GPU machine:
 #   CUDA_VISIBLE_DEVICES=0 bash benchmarks/gpu_run.sh a b & CUDA_VISIBLE_DEVICES=1 bash benchmarks/gpu_run.sh c; wait
