@@ -35,6 +35,8 @@ class NegativeSampler:
         self.rng = np.random.default_rng(seed)
         self.filtered = {"hard": 0, "type": 0, "random": 0}
         self._pools: dict[frozenset[str], np.ndarray] = {}
+        self._last_gold: frozenset[int] | None = None
+        self._last_gold_keys: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ filter
     def is_false_negative(self, concept: int, gold: frozenset[int]) -> bool:
@@ -42,8 +44,14 @@ class NegativeSampler:
             return True
         if not self.cfg.same_name_filter:
             return False
-        keys = self.kb.name_keys(concept)
-        return any(not keys.isdisjoint(self.kb.name_keys(g)) for g in gold)
+        return not self.kb.name_keys(concept).isdisjoint(self._gold_keys(gold))
+
+    def _gold_keys(self, gold: frozenset[int]) -> frozenset[str]:
+        """All normalised names of the gold concepts (the last mention's, cached: a mention asks many times)."""
+        if self._last_gold is not gold:
+            keys = [self.kb.name_keys(g) for g in gold]
+            self._last_gold, self._last_gold_keys = gold, frozenset().union(*keys) if keys else frozenset()
+        return self._last_gold_keys
 
     # ------------------------------------------------------------------ kinds
     def hard(
