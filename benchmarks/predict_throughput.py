@@ -31,10 +31,9 @@ from benchmarks.common import (  # noqa: E402
 
 def host_device_breakdown(scorer, queries, candidates) -> dict:
     """Where the scorer's time goes: tokenising alone, and the model alone on tensors already on the device."""
-    import numpy as np
     import torch
 
-    from xenc_toolkit.linking.scorer import _columns, _dedupe
+    from xenc_toolkit.linking.scorer import _dedupe
 
     out = {}
     t = time.perf_counter()
@@ -43,21 +42,7 @@ def host_device_breakdown(scorer, queries, candidates) -> dict:
     t = time.perf_counter()
     chunk = scorer.pair_tokenizer([p[0] for p in unique], [p[1] for p in unique])
     out["tokenize_seconds"] = round(time.perf_counter() - t, 3)
-    lengths = chunk["lengths"]
-    batches, i = [], 0
-    while i < len(lengths):
-        longest = -(-int(lengths[i]) // 8) * 8
-        size = max(1, min(scorer.batch_size, scorer.max_tokens // max(1, longest), len(lengths) - i))
-        rows = slice(i, i + size)
-        mask = np.arange(longest)[None, :] < lengths[rows, None]
-        feats = {
-            "input_ids": _columns(chunk["input_ids"], rows, longest, scorer.pad_token_id),
-            "attention_mask": torch.from_numpy(mask.astype(np.int64)),
-        }
-        if "token_type_ids" in chunk:
-            feats["token_type_ids"] = _columns(chunk["token_type_ids"], rows, longest, 0)
-        batches.append({k: v.to(scorer.device) for k, v in feats.items()})
-        i += size
+    batches = [{k: v.to(scorer.device) for k, v in features.items()} for _, features in scorer.batches(chunk)]
     sync()
     device_type = torch.device(scorer.device).type
     with torch.inference_mode():

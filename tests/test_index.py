@@ -180,3 +180,23 @@ def test_ivf_index_is_saved_and_reloaded(tmp_path, tiny_st, mm_kb):
     loaded = DenseIndex.load(tmp_path / "ivf", nprobe=8)
     assert loaded.searcher.index_type == "ivf"
     assert loaded.manifest["index"]["nlist"] >= 1
+
+
+def test_token_budget_batches_cover_every_row_within_both_budgets():
+    from xenc_toolkit.utils.batching import token_budget_batches
+
+    lengths = np.array([40, 33, 33, 20, 9, 9, 9, 3, 1])
+    for multiple_of in (1, 8):
+        seen = []
+        for rows, width in token_budget_batches(lengths, batch_size=3, max_tokens=90, multiple_of=multiple_of):
+            assert (
+                width >= lengths[rows.start] and width % multiple_of == 0 and width - lengths[rows.start] < multiple_of
+            )
+            assert rows.stop - rows.start <= 3
+            assert (rows.stop - rows.start) * width <= 90 or rows.stop - rows.start == 1
+            seen.extend(range(rows.start, rows.stop))
+        assert seen == list(range(len(lengths)))
+    assert list(token_budget_batches(np.array([50, 50]), batch_size=8, max_tokens=10)) == [
+        (slice(0, 1), 50),
+        (slice(1, 2), 50),
+    ]

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..errors import XencError
+from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -227,12 +228,8 @@ class NameEncoder:
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(token ids, lengths, input positions) of each batch, longest first within each chunk."""
         for chunk in self._chunks(texts, chunk_size):
-            i = 0
-            while i < len(chunk.lengths):
-                longest = int(chunk.lengths[i])  # sorted descending: the first is the longest
-                size = max(1, min(batch_size, max_tokens // max(1, longest), len(chunk.lengths) - i))
-                yield chunk.ids[i : i + size, :longest], chunk.lengths[i : i + size], chunk.positions[i : i + size]
-                i += size
+            for rows, longest in token_budget_batches(chunk.lengths, batch_size, max_tokens):
+                yield chunk.ids[rows, :longest], chunk.lengths[rows], chunk.positions[rows]
 
     def _embed_batch(self, model, device: torch.device, ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
         longest = ids.shape[1]

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from ..index.encoder import resolve_dtype
+from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
 from .pair_tokenizer import PairTokenizer
 
@@ -103,6 +104,23 @@ class PairScorer:
                 raise item
             yield item
 
+    def batches(self, chunk: dict[str, np.ndarray]) -> Iterator[tuple[slice, dict[str, torch.Tensor]]]:
+        """``(rows, features)`` of a tokenised chunk (rows longest first), as CPU tensors.
+
+        Widths are rounded up to a multiple of 8: few distinct shapes (kernels are chosen and
+        cached per shape) and tensor-core-friendly; the extra columns are masked padding.
+        """
+        lengths = chunk["lengths"]
+        for rows, width in token_budget_batches(lengths, self.batch_size, self.max_tokens, multiple_of=8):
+            mask = np.arange(width)[None, :] < lengths[rows, None]
+            features = {
+                "input_ids": _columns(chunk["input_ids"], rows, width, self.pad_token_id),
+                "attention_mask": torch.from_numpy(mask.astype(np.int64)),
+            }
+            if "token_type_ids" in chunk:
+                features["token_type_ids"] = _columns(chunk["token_type_ids"], rows, width, 0)
+            yield rows, features
+
     @torch.inference_mode()
     def logits(
         self, queries: Sequence[str], candidates: Sequence[str], description: str = "scoring pairs"
@@ -122,27 +140,12 @@ class PairScorer:
         try:
             with progress_bar(description, total=len(unique)) as bar:
                 for start, chunk in self._chunks(unique):
-                    lengths = chunk["lengths"]
-                    i = 0
-                    while i < len(lengths):
-                        # widths rounded up to a multiple of 8: few distinct shapes (kernels are chosen and
-                        # cached per shape) and tensor-core-friendly; the extra columns are masked padding
-                        longest = -(-int(lengths[i]) // 8) * 8
-                        size = max(1, min(self.batch_size, self.max_tokens // max(1, longest), len(lengths) - i))
-                        rows = slice(i, i + size)
-                        mask = np.arange(longest)[None, :] < lengths[rows, None]
-                        features = {
-                            "input_ids": _columns(chunk["input_ids"], rows, longest, self.pad_token_id),
-                            "attention_mask": torch.from_numpy(mask.astype(np.int64)),
-                        }
-                        if "token_type_ids" in chunk:
-                            features["token_type_ids"] = _columns(chunk["token_type_ids"], rows, longest, 0)
+                    for rows, features in self.batches(chunk):
                         features = {k: v.to(self.device, non_blocking=True) for k, v in features.items()}
                         with torch.autocast(device_type=device_type, dtype=self.dtype, enabled=use_autocast):
                             out = self.model(features)["scores"]
                         pending.append((start + chunk["order"][rows], out.float().view(-1)))
-                        i += size
-                        bar.advance(size)
+                        bar.advance(rows.stop - rows.start)
             if pending:
                 values = torch.cat([v for _, v in pending]).cpu().numpy()
                 scores[np.concatenate([p for p, _ in pending])] = values
