@@ -237,3 +237,14 @@ def test_grouped_linking_metrics_multi_type_mentions():
     assert list(kept) == ["T047", "T121"]  # ordered by size, then key
     no_base = grouped_linking_metrics(reranked, None, groups, n_candidates=4)
     assert not any(k.startswith("retrieval_") for k in no_base["T047"])
+
+
+def test_top_two_orders_by_the_ranking_when_given():
+    from xenc_toolkit.evaluation.ranking import top_two
+
+    probs = [np.array([0.9, 0.6, 0.2]), np.array([0.5]), np.array([])]
+    index, top, second = top_two(probs)
+    assert index.tolist() == [0, 0, -1] and top.tolist() == [0.9, 0.5, 0.0] and second.tolist() == [0.6, 0.0, 0.0]
+    fused = [np.array([1.0, 3.0, 2.0]), np.array([7.0]), np.array([])]
+    index, top, second = top_two(probs, fused)
+    assert index.tolist() == [1, 0, -1] and top.tolist() == [0.6, 0.5, 0.0] and second.tolist() == [0.2, 0.0, 0.0]

@@ -65,17 +65,16 @@ def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
 def _fit_fusion(cfg: CalibrateConfig, model_dir: Path, lists, logits: np.ndarray) -> dict[str, Any]:
     """Fit the reranker + retrieval score fusion weight on the same held-out lists."""
     from ..linking.fusion import fit_fusion_weight, save_fusion
-    from ..utils.io import read_json
+    from ..linking.linker import saved_candidate_config
 
     sizes = [len(texts) for texts in lists["candidate_texts"]]
     bounds = np.cumsum([0, *sizes])
     logit_lists = [logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
     info = fit_fusion_weight(logit_lists, lists["retrieval_scores"], lists["labels"])
-    candidates_file = model_dir / "xenc_candidates.json"
     info.update(
         {
             "fit_on": {"pairs_dir": str(cfg.pairs_dir), "split": cfg.split},
-            "candidates": read_json(candidates_file) if candidates_file.exists() else None,
+            "candidates": saved_candidate_config(model_dir),
         }
     )
     save_fusion(model_dir, info)

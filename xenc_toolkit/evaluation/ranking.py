@@ -23,10 +23,13 @@ def rerank_ranks(score_lists: Sequence[np.ndarray], label_lists: Sequence[Sequen
     return np.asarray([gold_rank(s, y) for s, y in zip(score_lists, label_lists, strict=True)], dtype=np.int64)
 
 
-def top_two(score_lists: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_two(
+    score_lists: Sequence[np.ndarray], rank_lists: Sequence[np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per list: index of the top candidate, top score and second score (0 when a list has one candidate).
 
-    Empty lists give index -1 and scores 0.
+    Candidates are ordered by ``rank_lists`` when given (e.g. fused scores), else by the scores
+    themselves. Empty lists give index -1 and scores 0.
     """
     top_index = np.full(len(score_lists), -1, dtype=np.int64)
     top = np.zeros(len(score_lists), dtype=np.float64)
@@ -34,7 +37,8 @@ def top_two(score_lists: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, 
     for i, scores in enumerate(score_lists):
         if len(scores) == 0:
             continue
-        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+        ranking = scores if rank_lists is None else rank_lists[i]
+        order = np.argsort(-np.asarray(ranking, dtype=np.float64), kind="stable")
         top_index[i] = order[0]
         top[i] = scores[order[0]]
         if len(order) > 1:

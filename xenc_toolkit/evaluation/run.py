@@ -24,10 +24,11 @@ from ..config import EvaluateConfig, dump_config
 from ..errors import MissingInputError, XencError
 from ..kb.semantic_types import load_semantic_network
 from ..linking.fusion import fuse, load_fusion
+from ..linking.linker import saved_candidate_config
 from ..linking.scorer import PairScorer
 from ..mining.formatting import load_input_format
 from ..mining.pairs import load_candidate_lists, load_pairs
-from ..utils.io import atomic_write_json, read_json
+from ..utils.io import atomic_write_json
 from ..utils.progress import log
 from . import plots as P
 from .metrics import calibration_errors, grouped_linking_metrics, linking_metrics, pair_metrics, stage3_metrics
@@ -59,11 +60,6 @@ def check_input_format(model_dir: Path, pairs_dir: Path) -> None:
             f"{pairs_dir} was mined with input format {pairs_fmt.model_dump()} but the model in {model_dir} was "
             f"trained with {model_fmt.model_dump()}; mine the evaluation split again with the model's format"
         )
-
-
-def _candidate_config(model_dir: Path) -> dict | None:
-    path = model_dir / "xenc_candidates.json"
-    return read_json(path) if path.exists() else None
 
 
 def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
@@ -100,7 +96,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     depth = max(max(sizes, default=1), 1)
     gold_in_kb = np.asarray(lists["gold_in_kb"], dtype=bool)
     reranker_ranks = rerank_ranks(prob_lists, labels)
-    fusion = load_fusion(model_dir, _candidate_config(model_dir)) if cfg.fusion == "auto" else None
+    fusion = load_fusion(model_dir, saved_candidate_config(model_dir)) if cfg.fusion == "auto" else None
     if fusion is not None:  # rank by logit + w x retrieval score (w fitted on a held-out split)
         logit_lists = [list_logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
         fused = [fuse(x, r, fusion["weight"]) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)]
@@ -116,15 +112,8 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     reranked["reranker_only_acc@1"] = linking_metrics(reranker_ranks, depth, ks, gold_in_kb=gold_in_kb)["acc@1"]
     reranked["fusion_weight"] = fusion["weight"] if fusion is not None else None
 
-    if fusion is None:
-        _, top, second = top_two(prob_lists)
-    else:  # the chosen candidate is the fused top: its probability, and that of the fused runner-up
-        top, second = np.zeros(len(sizes)), np.zeros(len(sizes))
-        for i, (probs, ranking) in enumerate(zip(prob_lists, fused, strict=True)):
-            order = np.argsort(-ranking, kind="stable")
-            if len(order):
-                top[i] = probs[order[0]]
-                second[i] = probs[order[1]] if len(order) > 1 else 0.0
+    # with fusion, the chosen candidate is the fused top: its probability, and that of the fused runner-up
+    _, top, second = top_two(prob_lists, fused if fusion is not None else None)
     threshold = cfg.threshold
     if threshold is None:
         threshold = calibration.thresholds.global_threshold if calibration else 0.5

@@ -61,8 +61,7 @@ class DenseIndex:
             device=encoder_cfg.device,
             dtype=encoder_cfg.dtype,
             revision=encoder_cfg.revision,
-            # several GPUs encode the names together when the config lists them (EncoderConfig.devices)
-            devices=getattr(encoder_cfg, "devices", None),
+            devices=encoder_cfg.devices,  # several GPUs encode the names together when listed
         )
         on = f" on {len(encoder.devices)} devices" if encoder.devices and len(encoder.devices) > 1 else ""
         log(f"embedding {kb.n_names:,} names of {kb.n_concepts:,} concepts with {encoder_cfg.model}{on}")

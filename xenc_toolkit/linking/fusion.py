@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..evaluation.ranking import rerank_ranks
 from ..utils.io import atomic_write_json, read_json
 
 FUSION_FILE = "xenc_fusion.json"
@@ -34,13 +35,8 @@ def fuse(logits: np.ndarray, retrieval_scores: Sequence[float], weight: float) -
 
 
 def _top1_hits(logit_lists, retrieval_lists, label_lists, weight: float) -> int:
-    hits = 0
-    for logits, retrieval, labels in zip(logit_lists, retrieval_lists, label_lists, strict=True):
-        if len(logits) == 0:
-            continue
-        top = int(np.argsort(-fuse(logits, retrieval, weight), kind="stable")[0])
-        hits += int(labels[top] == 1)
-    return hits
+    fused = [fuse(logits, retrieval, weight) for logits, retrieval in zip(logit_lists, retrieval_lists, strict=True)]
+    return int((rerank_ranks(fused, label_lists) == 0).sum())
 
 
 def fit_fusion_weight(

@@ -34,6 +34,14 @@ from .fusion import fuse, load_fusion
 from .scorer import PairScorer, score_candidate_lists
 
 CANDIDATES_FILE = "xenc_candidates.json"
+
+
+def saved_candidate_config(model_dir: str | Path) -> dict | None:
+    """The candidate generator settings a model was trained with (``xenc_candidates.json``), if saved."""
+    path = Path(model_dir) / CANDIDATES_FILE
+    return read_json(path) if path.exists() else None
+
+
 DEFAULT_TIERS = {"high": 0.9, "medium": 0.5}
 
 
@@ -118,8 +126,8 @@ class Linker:
         model = load_cross_encoder(model_dir, device=device)
         index = DenseIndex.load(index_dir, device=str(model.device))
         candidates = None
-        if (model_dir / CANDIDATES_FILE).exists():
-            candidates = CandidateConfig.model_validate(read_json(model_dir / CANDIDATES_FILE))
+        if (saved := saved_candidate_config(model_dir)) is not None:
+            candidates = CandidateConfig.model_validate(saved)
         candidates = candidates or CandidateConfig(generator="dense")
         if n_candidates:
             candidates = candidates.model_copy(update={"n_candidates": n_candidates})

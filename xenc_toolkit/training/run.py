@@ -112,11 +112,10 @@ def per_device_batch_size(cfg: TrainConfig, n_processes: int = 1) -> int:
     """Examples (pairs, or mentions for listwise losses) per device per step.
 
     ``cfg.batch_size`` is per device: the global batch is ``batch_size x n_processes x
-    gradient_accumulation_steps``. A config carrying a ``global_batch_size`` (set) fixes the
-    global batch instead, whatever the launch: it is divided by ``n_processes x accumulation``
-    and must be a multiple of it.
+    gradient_accumulation_steps``. A set ``global_batch_size`` fixes the global batch instead,
+    whatever the launch: it is divided by ``n_processes x accumulation`` and must be a multiple of it.
     """
-    global_batch = getattr(cfg, "global_batch_size", None)
+    global_batch = cfg.global_batch_size
     if not global_batch:
         return cfg.batch_size
     per_step = n_processes * cfg.gradient_accumulation_steps
