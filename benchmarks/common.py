@@ -191,6 +191,18 @@ def mine_medmentions_pairs(context: bool, max_mentions: int, seed: int = 0):
 
 def _mine_medmentions_pairs(context: bool, max_mentions: int, seed: int = 0):
     """Mine with MiniLM over a surface-form KB of all MedMentions dev mentions (seconds on a GPU)."""
+    result, *_ = mine_medmentions(context, max_mentions, seed)
+    return result.pairs["train"], result.pairs["dev"]
+
+
+def mine_medmentions(context: bool, max_mentions: int, seed: int = 0, kb_from_sample: bool = False):
+    """The benchmarks' MedMentions mining: ``max_mentions`` shuffled dev mentions split 95/5 into
+    train/dev, dense MiniLM candidates (16) over a surface-form KB, 5 hard + 1 same-type + 1 random
+    negatives, +-16 words of context when ``context``. The KB holds the surface forms of all dev
+    mentions, or of the sampled ones only (``kb_from_sample``).
+
+    Returns ``(MiningResult, kb, index, MineConfig, n_train)``.
+    """
     import random
 
     from xenc_toolkit.config import (
@@ -206,10 +218,12 @@ def _mine_medmentions_pairs(context: bool, max_mentions: int, seed: int = 0):
     from xenc_toolkit.mining.pairs import Miner
 
     mentions = medmentions_mentions(context_window=16)
-    kb = kb_from_mentions(mentions)
-    index = DenseIndex.build(kb, EncoderConfig(model=minilm_path(), batch_size=4096), IndexConfig())
+    kb = None if kb_from_sample else kb_from_mentions(mentions)
     random.Random(seed).shuffle(mentions)
     mentions = mentions[:max_mentions]
+    if kb is None:
+        kb = kb_from_mentions(mentions)
+    index = DenseIndex.build(kb, EncoderConfig(model=minilm_path(), batch_size=4096), IndexConfig())
     split = int(0.95 * len(mentions))
     cfg = MineConfig(
         candidates=CandidateConfig(generator="dense", n_candidates=16),
@@ -218,4 +232,4 @@ def _mine_medmentions_pairs(context: bool, max_mentions: int, seed: int = 0):
         seed=seed,
     )
     result = Miner(kb, cfg, dense_index=index).mine({"train": mentions[:split], "dev": mentions[split:]})
-    return result.pairs["train"], result.pairs["dev"]
+    return result, kb, index, cfg, split

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
     ROOT,
     bert_base_from_minilm_vocab,
-    medmentions_mentions,
+    mine_medmentions,
     minilm_path,
     quiet_libraries,
     write_result,
@@ -60,42 +60,20 @@ def say(message: str) -> None:
 def mine_pairs(out: Path, max_mentions: int, seed: int = 0) -> dict:
     """MedMentions pairs + candidate lists in ``out`` (the layout ``xenc mine`` writes)."""
     import gc
-    import random
 
     import torch
 
-    from xenc_toolkit.config import (
-        CandidateConfig,
-        EncoderConfig,
-        IndexConfig,
-        InputFormatConfig,
-        MineConfig,
-        NegativesConfig,
-    )
-    from xenc_toolkit.index import DenseIndex
-    from xenc_toolkit.kb.from_corpus import kb_from_mentions
-    from xenc_toolkit.mining.pairs import Miner, save_mining
+    from xenc_toolkit.mining.pairs import save_mining
 
     t = time.perf_counter()
-    mentions = medmentions_mentions(context_window=16)
-    random.Random(seed).shuffle(mentions)
-    mentions = mentions[:max_mentions]
-    kb = kb_from_mentions(mentions)
-    index = DenseIndex.build(kb, EncoderConfig(model=minilm_path(), batch_size=4096), IndexConfig())
-    split = int(0.95 * len(mentions))
-    cfg = MineConfig(
-        output_dir=out,
-        candidates=CandidateConfig(generator="dense", n_candidates=16),
-        negatives=NegativesConfig.model_validate({"hard": {"count": 5}, "type": {"count": 1}, "random": {"count": 1}}),
-        input_format=InputFormatConfig(context=True, context_words=16, preferred_name=False),
-        seed=seed,
-    )
-    result = Miner(kb, cfg, dense_index=index).mine({"train": mentions[:split], "dev": mentions[split:]})
+    result, kb, index, cfg, split = mine_medmentions(True, max_mentions, seed, kb_from_sample=True)
+    cfg = cfg.model_copy(update={"output_dir": out})
+    n_mentions = len(result.candidates["train"]) + len(result.candidates["dev"])
     save_mining(result, out, config=cfg, index_manifest=index.manifest)
     info = {
-        "mentions": len(mentions),
+        "mentions": n_mentions,
         "train_mentions": split,
-        "dev_mentions": len(mentions) - split,
+        "dev_mentions": n_mentions - split,
         "kb_names": kb.n_names,
         "train_pairs": len(result.pairs["train"]),
         "dev_pairs": len(result.pairs["dev"]),

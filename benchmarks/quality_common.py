@@ -19,6 +19,7 @@ Markdown table next to it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tempfile
@@ -42,8 +43,31 @@ def _linking(ranks: np.ndarray, depth: int) -> dict:
     }
 
 
+def add_recipe_arguments(
+    parser, *, max_length: int, context_words: int, candidate_types: bool, same_name_filter: bool, same_name_why: str
+) -> None:
+    """The arguments both quality benchmarks share (their defaults differ by data set)."""
+    parser.add_argument("--k", type=int, default=16, help="candidates per mention")
+    parser.add_argument("--list-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--batch", type=int, default=16, help="mentions per step (x list size pairs)")
+    parser.add_argument("--stock-batch", type=int, default=64)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--max-length", type=int, default=max_length)
+    parser.add_argument("--context-words", type=int, default=context_words)
+    parser.add_argument("--candidate-types", action=argparse.BooleanOptionalAction, default=candidate_types)
+    parser.add_argument("--work", default=None)
+    parser.add_argument(
+        "--same-name-filter",
+        action=argparse.BooleanOptionalAction,
+        default=same_name_filter,
+        help=f"same-name concepts are never negatives ({same_name_why})",
+    )
+
+
 def _stock_recipe(train_mentions, kb, n_pairs: int, args, out: Path) -> tuple[str, dict]:
     """mine_hard_negatives (string level) + CrossEncoderTrainer(BinaryCrossEntropyLoss defaults)."""
+    import torch
     from datasets import Dataset
     from sentence_transformers import CrossEncoder, SentenceTransformer
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
@@ -91,7 +115,7 @@ def _stock_recipe(train_mentions, kb, n_pairs: int, args, out: Path) -> tuple[st
         report_to="none",
         disable_tqdm=True,
         logging_steps=100,
-        bf16=args.bf16,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
     )
     trainer = CrossEncoderTrainer(
         model=model, args=training_args, train_dataset=mined, loss=BinaryCrossEntropyLoss(model)

@@ -20,39 +20,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import medmentions_mentions, quiet_libraries  # noqa: E402
-from benchmarks.quality_common import run  # noqa: E402
+from benchmarks.quality_common import add_recipe_arguments, run  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k", type=int, default=16)
-    parser.add_argument("--list-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--stock-batch", type=int, default=64)
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--max-length", type=int, default=96)
-    parser.add_argument("--context-words", type=int, default=8)
-    parser.add_argument("--candidate-types", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-eval", type=int, default=None)
-    parser.add_argument("--work", default=None)
-    parser.add_argument(
-        "--same-name-filter",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="same-name concepts are never negatives (surface-form KB: a shared name is ambiguity)",
+    add_recipe_arguments(
+        parser,
+        max_length=96,
+        context_words=8,
+        candidate_types=True,
+        same_name_filter=False,
+        same_name_why="surface-form KB: a shared name is ambiguity",
     )
     args = parser.parse_args()
     quiet_libraries()
     import random
 
-    import torch
-
     from xenc_toolkit.corpora import block_split
     from xenc_toolkit.kb.from_corpus import kb_from_mentions
 
-    args.bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     mentions = medmentions_mentions(context_window=16)
     block_split(mentions, {"train": 0.8, "dev": 0.2})
     train = [m for m in mentions if m.split == "train"]

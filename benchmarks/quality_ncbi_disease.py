@@ -18,38 +18,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import data_dir, quiet_libraries  # noqa: E402
-from benchmarks.quality_common import run  # noqa: E402
+from benchmarks.quality_common import add_recipe_arguments, run  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--k", type=int, default=16, help="candidates per mention")
-    parser.add_argument("--list-size", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch", type=int, default=16, help="mentions per step (x list size pairs)")
-    parser.add_argument("--stock-batch", type=int, default=64)
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--context-words", type=int, default=0)
-    parser.add_argument("--candidate-types", action="store_true")
     parser.add_argument("--max-train", type=int, default=None, help="cap on training mentions (CPU runs)")
-    parser.add_argument("--work", default=None)
-    parser.add_argument(
-        "--same-name-filter",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="same-name concepts are never negatives (MEDIC: a shared name is a synonym)",
+    add_recipe_arguments(
+        parser,
+        max_length=64,
+        context_words=0,
+        candidate_types=False,
+        same_name_filter=True,
+        same_name_why="MEDIC: a shared name is a synonym",
     )
     args = parser.parse_args()
     quiet_libraries()
-    import torch
-
     from xenc_toolkit.corpora import read_pubtator
     from xenc_toolkit.kb import load_medic
     from xenc_toolkit.kb.from_corpus import add_mention_names
 
-    args.bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     root = data_dir()
     kb = load_medic(root / "medic" / "medic_06Jul2012.txt")
     train = [m for d in read_pubtator(root / "ncbi-disease" / "NCBItrainset_corpus.txt") for m in d.mentions]
