@@ -55,6 +55,8 @@ class LinkingEvaluator(SentenceEvaluator):
         self.greater_is_better = True
         self.n_candidates = max((len(c) for c in self.candidate_texts), default=1)
         self.csv_file = f"linking_evaluation_{name}_results.csv"
+        self._scorer: PairScorer | None = None
+        self._scorer_key: tuple | None = None
 
     @classmethod
     def from_candidate_lists(cls, dataset, name: str = "dev", max_mentions: int | None = None, **kwargs):
@@ -65,8 +67,16 @@ class LinkingEvaluator(SentenceEvaluator):
             dataset["query"], dataset["candidate_texts"], dataset["labels"], dataset["gold_rank"], name=name, **kwargs
         )
 
+    def _scorer_for(self, model) -> PairScorer:
+        """One scorer per model and device (its pair tokenizer probes the tokenizer once, not every evaluation)."""
+        key = (id(model), str(model.device))
+        if self._scorer_key != key:
+            self._scorer = PairScorer(model, batch_size=self.batch_size, precision=self.precision)
+            self._scorer_key = key
+        return self._scorer
+
     def __call__(self, model, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
-        scorer = PairScorer(model, batch_size=self.batch_size, precision=self.precision)
+        scorer = self._scorer_for(model)
         logits = score_candidate_lists(scorer, self.queries, self.candidate_texts)
         ranks = rerank_ranks(logits, self.labels)
         link = linking_metrics(ranks, n_candidates=self.n_candidates, ks=(1, 5))
