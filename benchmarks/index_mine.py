@@ -130,6 +130,35 @@ def mine(kb, index, mentions, n_candidates: int):
     return time.perf_counter() - t, result.report
 
 
+def encode_diagnostics(encoder, names, batch: int) -> dict:
+    """Where encoding time goes: tokenisation alone, host syncs per batch, the numpy output path."""
+    import warnings
+
+    import torch
+
+    out = {}
+    sample = names[:1_000_000]
+    t = time.perf_counter()
+    tokens = sum(int(chunk.lengths.sum()) for chunk in encoder._chunks(sample, 131072))
+    seconds = time.perf_counter() - t
+    out["tokenize_only_names_per_s"] = round(len(sample) / seconds, 1)
+    out["mean_tokens_per_name"] = round(tokens / len(sample), 2)
+    if torch.cuda.is_available():
+        torch.cuda.set_sync_debug_mode("warn")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            encoder.encode(names[:50000], batch_size=batch, output="torch")
+        torch.cuda.set_sync_debug_mode("default")
+        out["host_syncs_encoding_50k"] = sum("synchroniz" in str(w.message) for w in caught)
+        out["host_sync_examples"] = sorted({str(w.message)[:160] for w in caught})[:3]
+    sync()
+    t = time.perf_counter()
+    encoder.encode(sample, batch_size=batch, output="numpy")
+    out["numpy_output_names_per_s"] = round(len(sample) / (time.perf_counter() - t), 1)
+    print(f"encode diagnostics: {out}", flush=True)
+    return out
+
+
 def gpu(args) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
@@ -147,7 +176,9 @@ def gpu(args) -> None:
     )
     names = kb.name_list
     encoder = NameEncoder(str(model), pooling="cls", max_length=25)
+    details["tokenizer_fallback"] = encoder.tokenizer_fallback
     encoder.encode(names[:50000], batch_size=args.batch)  # warm-up
+    details.update(encode_diagnostics(encoder, names, args.batch))
     sync()
     t = time.perf_counter()
     embeddings = encoder.encode(names, batch_size=args.batch, output="torch")

@@ -200,3 +200,44 @@ def test_token_budget_batches_cover_every_row_within_both_budgets():
         (slice(0, 1), 50),
         (slice(1, 2), 50),
     ]
+
+
+def test_same_width_batches_never_pad():
+    from xenc_toolkit.utils.batching import token_budget_batches
+
+    lengths = np.array([9, 9, 9, 7, 7, 5, 5, 5, 5, 5, 2])
+    batches = list(token_budget_batches(lengths, batch_size=3, max_tokens=100, same_width=True))
+    seen = []
+    for rows, width in batches:
+        assert set(lengths[rows].tolist()) == {width}  # one length per batch
+        assert rows.stop - rows.start <= 3
+        seen.extend(range(rows.start, rows.stop))
+    assert seen == list(range(len(lengths)))
+    assert [(r.start, r.stop) for r, _ in batches] == [(0, 3), (3, 5), (5, 8), (8, 10), (10, 11)]
+
+
+def test_rust_tokenizer_path_reproduces_the_transformers_tokenizer(tiny_st, mm_kb):
+    names = mm_kb.name_list[:300] + ["", "x " * 40, "Ünïcödé naïve café (TNF-α)"]
+    encoder = NameEncoder(str(tiny_st), device="cpu", max_length=12)
+    assert encoder.tokenizer_fallback is None and encoder._backend is not None
+    fast = encoder._tokenize_chunk(names, start=0)
+    expected = encoder.tokenizer(names, truncation=True, max_length=12)["input_ids"]
+    assert fast.lengths.max() <= 12
+    for position, row, length in zip(fast.positions, fast.ids, fast.lengths, strict=True):
+        assert row[:length].tolist() == list(expected[position])
+    # the transformers tokenizer path (the fallback) gives the same embeddings
+    embedded = encoder.encode(names, batch_size=32)
+    encoder._backend = None
+    assert np.abs(encoder.encode(names, batch_size=32) - embedded).max() < 1e-5
+
+
+def test_encoder_without_padding_matches_padded_batches(tiny_st, mm_kb):
+    """Batches of one length (no mask) give what padded, masked batches give."""
+    names = mm_kb.name_list[:200]
+    encoder = NameEncoder(str(tiny_st), device="cpu")
+    unpadded = encoder.encode(names, batch_size=16)
+    chunk = encoder._tokenize_chunk(names, start=0)
+    with torch.inference_mode():
+        padded = encoder._embed_batch(encoder.model, encoder.device, chunk.ids, chunk.lengths).numpy()
+    assert chunk.lengths.min() < chunk.ids.shape[1]  # a real mix of lengths, masked
+    assert np.abs(unpadded[chunk.positions] - padded).max() < 1e-4

@@ -4,12 +4,16 @@ Loads any sentence-transformers model (its own pooling and normalisation) or pla
 Hugging Face encoder (CLS or mean pooling; SapBERT uses CLS) and embeds strings
 much faster than a naive loop:
 
-* tokenisation runs in large chunks in the Rust tokenizer (multi-threaded, no
-  Python per token), on a background thread so it overlaps with the GPU;
-* each chunk is sorted by length and cut into batches under a token budget, so
-  padding is near zero;
+* tokenisation runs in large chunks straight in the Rust tokenizer (multi-threaded, no
+  per-encoding Python wrapping; checked against the transformers tokenizer when the
+  encoder is created, which it falls back to if they differ), on a background thread so
+  it overlaps with the GPU;
+* each chunk is sorted by length and cut into batches of **one length** under a row and
+  token budget: no padding, so no attention mask (SDPA can take its flash kernel, and
+  transformers need not inspect a mask, which would wait for the GPU at every batch);
 * the model runs in bf16/fp16 on GPU (fp32 on CPU) under ``torch.inference_mode``;
-* embeddings are L2-normalised on the device and written back in input order;
+* embeddings are L2-normalised on the device and written back in input order without
+  waiting for each batch (pinned host buffers, copied back a few batches behind);
 * with several devices (``devices=["cuda:0", "cuda:1"]`` or ``["all"]``), one worker
   thread per device takes the next length-sorted batch as soon as it is free, each with
   its own copy of the model; the batches are exactly those of a single-device run and
@@ -18,8 +22,10 @@ much faster than a naive loop:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
+import itertools
 import json
 import queue
 import threading
@@ -158,6 +164,10 @@ class NameEncoder:
             raise XencError(f"encoder {model!r}: pooling {pooling!r} is not supported (expected 'cls' or 'mean')")
         self.pooling = pooling
         self.normalize = normalize
+        self.tokenizer_fallback: str | None = None  # why the Rust tokenizer path is off, when it is
+        self._backend = None
+        self._backend = self._fast_backend()
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
         self.model.eval()
         self.model.to(self.device, dtype=self.dtype)
         self.dimension = int(self.model.config.hidden_size)
@@ -176,19 +186,64 @@ class NameEncoder:
         )
 
     # ----------------------------------------------------------------- tokenisation
+    def _fast_backend(self):
+        """A private copy of the Rust tokenizer that truncates like ``tokenizer(texts, truncation=True)``.
+
+        Returns ``None`` (and sets ``tokenizer_fallback``) when there is no Rust tokenizer or the
+        copy does not reproduce the transformers tokenizer on probe strings.
+        """
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            self.tokenizer_fallback = "no Rust tokenizer"
+            return None
+        try:
+            from tokenizers import Tokenizer
+
+            private = Tokenizer.from_str(backend.to_str())
+            private.no_padding()
+            side = getattr(self.tokenizer, "truncation_side", "right")
+            private.enable_truncation(self.max_length, strategy="longest_first", direction=side)
+            self._backend = private
+            probes = [
+                "",
+                "a",
+                "Myocardial infarction",
+                "ASA (Aspirin)",
+                "TNF-α-induced NF-κB activation in HeLa cells",
+                "  spaced   out  ",
+                "Ünïcödé naïve café",
+                " ".join(["hypertensive cardiovascular disease"] * 12),
+            ]
+            expected = self.tokenizer(probes, truncation=True, max_length=self.max_length)["input_ids"]
+            if [list(e) for e in expected] != [e.ids for e in self._encode_batch(probes)]:
+                raise ValueError("token ids differ from the transformers tokenizer on probe strings")
+        except Exception as exc:  # noqa: BLE001 - any surprise means: use the transformers tokenizer
+            self.tokenizer_fallback = f"Rust tokenizer path off: {exc}"
+            return None
+        return private
+
+    def _encode_batch(self, texts: list[str]):
+        encode = getattr(self._backend, "encode_batch_fast", None) or self._backend.encode_batch
+        return encode(texts, add_special_tokens=True)
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        if self._backend is not None:
+            return [e.ids for e in self._encode_batch(texts)]
+        return self.tokenizer(
+            texts, truncation=True, max_length=self.max_length, return_attention_mask=False, return_token_type_ids=False
+        )["input_ids"]
+
     def _tokenize_chunk(self, texts: Sequence[str], start: int) -> _TokenChunk:
-        """Tokenise (padded by the Rust tokenizer to the chunk's longest) and sort rows longest first."""
-        encoded = self.tokenizer(
-            list(texts),
-            truncation=True,
-            max_length=self.max_length,
-            padding="longest",
-            return_tensors="np",
-            return_token_type_ids=False,
+        """Tokenise, right-pad with numpy (no Python loop over tokens) and sort rows longest first."""
+        ids = self._token_ids(list(texts))
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        width = int(lengths.max()) if len(ids) else 0
+        padded = np.full((len(ids), width), self._pad_id, dtype=np.int32)
+        padded[np.arange(width)[None, :] < lengths[:, None]] = np.fromiter(
+            itertools.chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum())
         )
-        lengths = encoded["attention_mask"].sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
-        return _TokenChunk(positions=order + start, ids=encoded["input_ids"][order], lengths=lengths[order])
+        return _TokenChunk(positions=order + start, ids=padded[order], lengths=lengths[order])
 
     def _chunks(self, texts: Sequence[str], chunk_size: int) -> Iterator[_TokenChunk]:
         """Tokenise chunks on a background thread (the Rust tokenizer releases the GIL)."""
@@ -217,8 +272,7 @@ class NameEncoder:
     # ----------------------------------------------------------------- encoding
     def _batch_limits(self, batch_size: int, max_tokens: int | None) -> tuple[int, int]:
         if self.device.type == "cpu":
-            # CPU matmuls gain nothing from huge batches, while padding to a long batch's longest costs:
-            # keep batches small so length sorting pays off
+            # CPU matmuls gain nothing from huge batches: keep them small
             batch_size = min(batch_size, 256)
             max_tokens = max_tokens or 4096
         return batch_size, max_tokens or batch_size * 16
@@ -226,21 +280,21 @@ class NameEncoder:
     def _batches(
         self, texts: Sequence[str], batch_size: int, max_tokens: int, chunk_size: int
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(token ids, lengths, input positions) of each batch, longest first within each chunk."""
+        """(token ids, lengths, input positions) of each batch: rows of one length, longest first per chunk."""
         for chunk in self._chunks(texts, chunk_size):
-            for rows, longest in token_budget_batches(chunk.lengths, batch_size, max_tokens):
+            for rows, longest in token_budget_batches(chunk.lengths, batch_size, max_tokens, same_width=True):
                 yield chunk.ids[rows, :longest], chunk.lengths[rows], chunk.positions[rows]
 
     def _embed_batch(self, model, device: torch.device, ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
-        longest = ids.shape[1]
-        mask = (np.arange(longest)[None, :] < lengths[:, None]).astype(np.int64)
-        input_ids = torch.from_numpy(ids.astype(np.int64))
-        attention = torch.from_numpy(mask)
+        input_ids = torch.from_numpy(np.ascontiguousarray(ids))
         if device.type == "cuda":
             input_ids = input_ids.pin_memory()
-            attention = attention.pin_memory()
-        input_ids = input_ids.to(device, non_blocking=True)
-        attention = attention.to(device, non_blocking=True)
+        input_ids = input_ids.to(device, non_blocking=True).long()
+        attention = None  # rows of one length: nothing to mask
+        width = ids.shape[1]
+        if len(lengths) and int(lengths.min()) < width:
+            lens = torch.from_numpy(np.asarray(lengths, dtype=np.int64)).to(device)
+            attention = (torch.arange(width, device=device)[None, :] < lens[:, None]).long()
         return self._forward(input_ids, attention, model)
 
     @torch.inference_mode()
@@ -256,10 +310,10 @@ class NameEncoder:
     ) -> np.ndarray | torch.Tensor:
         """Embed ``texts``; returns float32 numpy (``output='numpy'``) or a device tensor (``'torch'``).
 
-        Batches hold at most ``batch_size`` strings and ``max_tokens`` padded tokens
-        (default ``batch_size * 16`` on GPU; on CPU at most 256 strings and 4,096 tokens).
-        ``devices`` (default: the encoder's ``devices``) spreads the batches over several
-        devices of the encoder's device type; the result is the same.
+        Batches hold at most ``batch_size`` strings and ``max_tokens`` tokens (default
+        ``batch_size * 16`` on GPU; on CPU at most 256 strings and 4,096 tokens), all of one
+        length. ``devices`` (default: the encoder's ``devices``) spreads the batches over
+        several devices of the encoder's device type; the result is the same.
         """
         targets = resolve_devices(devices) if devices else self.devices
         if targets and {d.type for d in targets} != {self.device.type}:
@@ -271,20 +325,16 @@ class NameEncoder:
         else:
             result = np.empty((n, self.dimension), dtype=np.float32)
 
-        def store(emb: torch.Tensor, positions: np.ndarray) -> None:
-            if output == "torch":
-                result[torch.from_numpy(positions).to(self.device)] = emb.to(self.device, self.dtype)
-            else:
-                result[positions] = emb.float().cpu().numpy()
-
         batches = self._batches(texts, batch_size, max_tokens, chunk_size)
         with progress_bar(description, total=n) as bar:
             if targets and (len(targets) > 1 or targets[0] != self.device):
-                self._encode_on_devices(batches, targets, store, bar)
+                self._encode_on_devices(batches, targets, result, bar)
             else:
+                sink = _ResultSink(result)
                 for ids, lengths, positions in batches:
-                    store(self._embed_batch(self.model, self.device, ids, lengths), positions)
+                    sink.put(self._embed_batch(self.model, self.device, ids, lengths), positions)
                     bar.advance(len(positions))
+                sink.flush()
         return result
 
     def _replica(self, index: int, device: torch.device):
@@ -298,22 +348,25 @@ class NameEncoder:
             self._replicas[key] = replica
         return self._replicas[key]
 
-    def _encode_on_devices(self, batches, devices: list[torch.device], store, bar) -> None:
+    def _encode_on_devices(self, batches, devices: list[torch.device], result, bar) -> None:
         """One worker thread per device pulls batches from a queue (the GPU kernels run without the GIL)."""
         models = [self._replica(i, device) for i, device in enumerate(devices)]
         work: queue.Queue = queue.Queue(maxsize=2 * len(devices))
         failures: list[BaseException] = []
+        lock = threading.Lock()  # one writer at a time into a device result
 
         def worker(model, device: torch.device) -> None:
             try:
                 context = torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+                sink = _ResultSink(result, lock)
                 with context, torch.inference_mode():  # inference mode is per thread
                     while (item := work.get()) is not None:
                         if failures:
                             continue  # another worker failed: drain the queue so the producer never blocks
                         ids, lengths, positions = item
-                        store(self._embed_batch(model, device, ids, lengths), positions)
+                        sink.put(self._embed_batch(model, device, ids, lengths), positions)
                         bar.advance(len(positions))
+                    sink.flush()
             except BaseException as exc:  # surfaced by the producer
                 failures.append(exc)
                 while work.get() is not None:
@@ -338,11 +391,14 @@ class NameEncoder:
         if failures:
             raise failures[0]
 
-    def _forward(self, input_ids: torch.Tensor, attention: torch.Tensor, model=None) -> torch.Tensor:
+    def _forward(self, input_ids: torch.Tensor, attention: torch.Tensor | None, model=None) -> torch.Tensor:
+        """Pooled, normalised float32 embeddings; ``attention=None`` means no padding."""
         model = self.model if model is None else model
         hidden = model(input_ids=input_ids, attention_mask=attention).last_hidden_state
         if self.pooling == "cls":
             emb = hidden[:, 0]
+        elif attention is None:
+            emb = hidden.float().mean(1)
         else:
             weights = attention.unsqueeze(-1).to(hidden.dtype)
             emb = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
@@ -350,6 +406,52 @@ class NameEncoder:
         if self.normalize:
             emb = torch.nn.functional.normalize(emb, dim=-1)
         return emb
+
+
+class _ResultSink:
+    """Writes batch embeddings into the result at their input positions without waiting for the GPU.
+
+    numpy results: each batch is copied into a pinned host buffer asynchronously and scattered
+    into the array a few batches later, once its copy has finished (CPU embeddings directly).
+    Device results: positions travel to the device asynchronously and the scatter is queued
+    there (under ``lock`` when several worker threads write into one device tensor).
+    """
+
+    def __init__(self, result: np.ndarray | torch.Tensor, lock: threading.Lock | None = None, lag: int = 4):
+        self.result = result
+        self.lock = lock or contextlib.nullcontext()
+        self.lag = lag
+        self.pending: collections.deque = collections.deque()
+
+    def put(self, emb: torch.Tensor, positions: np.ndarray) -> None:
+        if isinstance(self.result, torch.Tensor):
+            target = self.result.device
+            index = torch.from_numpy(positions)
+            if target.type == "cuda":
+                index = index.pin_memory()
+            index = index.to(target, non_blocking=True)
+            with self.lock:
+                self.result[index] = emb.to(target, self.result.dtype, non_blocking=True)
+            return
+        if emb.device.type != "cuda":
+            self.result[positions] = emb.float().numpy()
+            return
+        host = torch.empty(emb.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(emb, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        self.pending.append((done, host, positions))
+        while len(self.pending) > self.lag:
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        done, host, positions = self.pending.popleft()
+        done.synchronize()
+        self.result[positions] = host.numpy()
+
+    def flush(self) -> None:
+        while self.pending:
+            self._finish_oldest()
 
 
 def _read_st_pooling(path: str) -> str | None:
