@@ -8,7 +8,9 @@ Only ``text`` is required::
 Other fields: ``mention_id`` (default ``"{file stem}:{line}"``), ``doc_id`` (default: the mention
 id, so each mention is its own document), ``gold_ids`` and ``types`` (lists of strings; missing
 or ``[]`` = no gold id / no type), ``left_context``, ``right_context``, ``start``, ``end``
-(integers or null), ``split``, ``source`` (default ``"{path}:{line}"``) and ``extra`` (an object).
+(integers or null), ``split``, ``source`` (default ``"{path}:{line}"``), ``extra`` (an object) and
+``original_text`` (the surface string when ``text`` is an expanded abbreviation; as written by
+:func:`write_jsonl` after ``expand_abbreviations``).
 Unknown keys are kept in ``extra``. Blank lines are skipped.
 """
 
@@ -41,6 +43,7 @@ _KNOWN = {
     "split",
     "source",
     "extra",
+    "original_text",
 }
 
 
@@ -108,6 +111,7 @@ def mention_from_json(data: Any, path: str | Path, line: Line) -> Mention:
         split=_string(data, "split", path, line, None),
         source=_string(data, "source", path, line, None) or f"{path}:{line.number}",
         extra=extra,
+        original_text=_string(data, "original_text", path, line, None),
     )
 
 

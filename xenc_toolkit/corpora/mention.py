@@ -31,6 +31,10 @@ class Mention:
         start / end: character offsets in the document text (None for token-level BIO input).
         split: ``"train"``, ``"dev"``, ``"test"`` or None.
         source: file and line the mention came from (for messages).
+        extra: reader-specific fields (BIO token span, BC5CDR composite parts, unknown JSONL keys).
+        original_text: the surface string when :attr:`text` was rewritten for linking (an in-document
+            abbreviation resolved to its long form, :mod:`~xenc_toolkit.corpora.abbreviations`);
+            None when ``text`` is the surface string. ``start``/``end`` index the surface string.
     """
 
     mention_id: str
@@ -45,6 +49,12 @@ class Mention:
     split: str | None = None
     source: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    original_text: str | None = None
+
+    @property
+    def surface_text(self) -> str:
+        """The string as it appears in the document (``original_text`` when set, else ``text``)."""
+        return self.text if self.original_text is None else self.original_text
 
     @property
     def is_linkable(self) -> bool:
@@ -54,6 +64,8 @@ class Mention:
         data = asdict(self)
         data["gold_ids"] = list(self.gold_ids)
         data["types"] = list(self.types)
+        if self.original_text is None:
+            del data["original_text"]  # files written before the field existed stay the same
         return data
 
     @classmethod

@@ -451,7 +451,8 @@ def write_pubtator(documents: Sequence[Document], path: str | Path) -> Path:
         for m in doc.mentions:
             if m.start is None or m.end is None:
                 raise ValueError(f"mention {m.mention_id} has no character offsets")
-            columns = [doc.pmid, str(m.start), str(m.end), m.text, ",".join(m.types), "|".join(m.gold_ids) or "-1"]
+            ids = "|".join(m.gold_ids) or "-1"
+            columns = [doc.pmid, str(m.start), str(m.end), m.surface_text, ",".join(m.types), ids]
             if m.extra.get("composite_parts"):
                 columns.append("|".join(m.extra["composite_parts"]))
             out.append("\t".join(columns))
