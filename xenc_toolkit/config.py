@@ -50,7 +50,15 @@ class KBConfig(Section):
 
 
 class CorpusConfig(Section):
-    """An annotated corpus and its document splits."""
+    """An annotated corpus and its document splits.
+
+    ``expand_abbreviations`` (off by default) resolves in-document abbreviations when the corpus
+    is loaded: mining, and so training, calibration and evaluation (which read the mined lists),
+    link "DMD" as "Duchenne muscular dystrophy" where the document defines it; build-index's
+    ``add_training_mentions`` still adds the surface strings ("DMD") to the KB. Definitions are
+    searched in the PubTator document, the BIO sentence, or the JSONL mentions' context windows
+    (see :mod:`xenc_toolkit.corpora.abbreviations`).
+    """
 
     path: Path | None = Field(None, description="PubTator file, token-BIO TSV or JSONL of mentions")
     format: Literal["auto", "pubtator", "bio", "jsonl"] = Field("auto", description="corpus format")
@@ -68,6 +76,11 @@ class CorpusConfig(Section):
     context_unit: Literal["words", "chars"] = Field("words", description="unit of context_window")
     id_prefix: str | None = Field(None, description="prefix stripped from gold ids, e.g. 'UMLS:' or 'MESH:'")
     lenient: bool = Field(False, description="count and report bad lines instead of stopping at the first")
+    expand_abbreviations: bool = Field(
+        False,
+        description="link mentions that are short forms defined in their document ('Duchenne muscular dystrophy "
+        "(DMD) ... DMD') through their long form (Schwartz-Hearst); the surface string stays in original_text",
+    )
 
 
 # --------------------------------------------------------------------------- models

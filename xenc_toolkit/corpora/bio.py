@@ -217,6 +217,7 @@ def read_bio(
     types_map: Mapping[str, Sequence[str]] | None = None,
     stray_inside: StrayInside = "outside",
     report: SkipReport | None = None,
+    sentence_texts: dict[str, str] | None = None,
 ) -> list[Mention]:
     """Read the mentions of a token-BIO file with concept-id tags.
 
@@ -227,6 +228,8 @@ def read_bio(
         types_map: concept id -> semantic types (e.g. ``cui_to_tuis.json``), used for ``Mention.types``.
         stray_inside: what an I- tag continuing no mention means (module docstring).
         report: line errors raise unless ``report.lenient``; stray I- tags are counted here.
+        sentence_texts: when given, filled with ``doc_id -> sentence text`` (tokens joined by
+            spaces, what mention strings and contexts are cut from) for sentences with mentions.
 
     Raises:
         MissingInputError, InputFormatError: see :func:`iter_bio_sentences`.
@@ -238,17 +241,18 @@ def read_bio(
     before = sum(n for reason, n in report.notes.items() if reason.startswith("stray I- tag"))
     mentions: list[Mention] = []
     for sentence in iter_bio_sentences(path, report):
-        mentions.extend(
-            bio_mentions(
-                sentence,
-                path=path,
-                context_window_size=context_window,
-                context_unit=context_unit,
-                types_map=types_map,
-                stray_inside=stray_inside,
-                report=report,
-            )
+        found = bio_mentions(
+            sentence,
+            path=path,
+            context_window_size=context_window,
+            context_unit=context_unit,
+            types_map=types_map,
+            stray_inside=stray_inside,
+            report=report,
         )
+        if found and sentence_texts is not None:
+            sentence_texts[sentence.doc_id] = sentence.text
+        mentions.extend(found)
     strays = sum(n for reason, n in report.notes.items() if reason.startswith("stray I- tag")) - before
     if strays and stray_inside != "error":
         action = "read as O" if stray_inside == "outside" else "read as new mentions"

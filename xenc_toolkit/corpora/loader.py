@@ -5,6 +5,13 @@ first non-blank line), strips ``id_prefix`` from gold ids, fills missing semanti
 ``types_file``, assigns splits (``split_files`` by PMID, or ``bio_split`` contiguous blocks) and
 honours the context window and ``lenient`` settings. What it skipped is in the
 :class:`~xenc_toolkit.errors.SkipReport` it is given (or creates).
+
+With ``expand_abbreviations`` on, mentions that are short forms defined in their document
+("Duchenne muscular dystrophy (DMD) ... DMD") get the long form as their text
+(:mod:`~xenc_toolkit.corpora.abbreviations`). The text searched for definitions is, per format:
+PubTator, the document (title + abstract); BIO, the sentence (BIO files have no document ids, so
+a sentence is the document); JSONL, the context windows (``left_context text right_context``) of
+the mentions sharing a ``doc_id``, one per line.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ from pathlib import Path
 from ..config import CorpusConfig
 from ..errors import ConfigError, InputFormatError, MissingInputError, SkipReport
 from ..utils.progress import log
+from .abbreviations import expand_abbreviations
 from .bio import read_bio
 from .jsonl import read_jsonl
 from .mention import Mention, strip_id_prefix
 from .pubtator import read_pubtator
 from .splits import assign_splits, block_split
 
-__all__ = ["detect_format", "load_types_file", "apply_types", "load_corpus"]
+__all__ = ["detect_format", "load_types_file", "apply_types", "context_texts", "load_corpus"]
 
 _PUBTATOR_HEADER = re.compile(r"^[^\s|]+\|[ta]\|")
 _PUBTATOR_ANNOTATION = re.compile(r"^[^\s|]+\t\d+\t\d+\t")
@@ -127,6 +135,19 @@ def _strip_prefix(mentions: Iterable[Mention], prefix: str) -> None:
         mention.gold_ids = tuple(dict.fromkeys(strip_id_prefix(g, prefix) for g in mention.gold_ids))
 
 
+def context_texts(mentions: Iterable[Mention]) -> dict[str, str]:
+    """Per ``doc_id``, the mentions' ``left_context text right_context`` windows, one per line.
+
+    The text abbreviation definitions are looked for in when the documents themselves are not at
+    hand (JSONL input).
+    """
+    lines: dict[str, dict[str, None]] = {}
+    for m in mentions:
+        window = " ".join(part for part in (m.left_context, m.text, m.right_context) if part)
+        lines.setdefault(m.doc_id, {})[window.replace("\n", " ")] = None
+    return {doc_id: "\n".join(windows) for doc_id, windows in lines.items()}
+
+
 def load_corpus(cfg: CorpusConfig, report: SkipReport | None = None) -> list[Mention]:
     """Load the mentions of the corpus described by ``cfg`` (see the module docstring).
 
@@ -162,20 +183,31 @@ def load_corpus(cfg: CorpusConfig, report: SkipReport | None = None) -> list[Men
         if cfg.split_files:
             assign_splits(documents, cfg.split_files, report=report)
         mentions = [m for doc in documents for m in doc.mentions]
+        texts = {doc.pmid: doc.text for doc in documents}
         where = f"{len(documents):,} documents"
     elif fmt == "bio":
+        texts = {}
         mentions = read_bio(
-            path, context_window=cfg.context_window, context_unit=cfg.context_unit, types_map=types_map, report=report
+            path,
+            context_window=cfg.context_window,
+            context_unit=cfg.context_unit,
+            types_map=types_map,
+            report=report,
+            sentence_texts=texts,
         )
         where = f"{len({m.doc_id for m in mentions}):,} sentences with mentions"
     elif fmt == "jsonl":
         mentions = read_jsonl(path, context_window=cfg.context_window, context_unit=cfg.context_unit, report=report)
         if cfg.split_files:
             assign_splits(mentions, cfg.split_files, report=report)
+        texts = None
         where = f"{len({m.doc_id for m in mentions}):,} documents"
     else:  # pragma: no cover - CorpusConfig validates the format
         raise ConfigError(f"corpus.format: unknown format {fmt!r}")
 
+    if cfg.expand_abbreviations:
+        mentions, expansion = expand_abbreviations(mentions, texts if texts is not None else context_texts(mentions))
+        log(expansion.summary())
     if cfg.id_prefix and fmt != "pubtator":
         _strip_prefix(mentions, cfg.id_prefix)
     if cfg.bio_split:

@@ -23,6 +23,7 @@ def kb_from_mentions(
     """One concept per gold id; names = distinct mention strings (most frequent first = preferred name).
 
     Composite mentions (several gold ids) are skipped: their string names none of the concepts alone.
+    Names are the surface strings (``Mention.surface_text``), also for expanded abbreviations.
     """
     surface: dict[str, Counter] = defaultdict(Counter)
     types: dict[str, set[str]] = defaultdict(set)
@@ -31,7 +32,7 @@ def kb_from_mentions(
         if len(mention.gold_ids) != 1:
             continue
         cid = mention.gold_ids[0]
-        surface[cid][mention.text] += 1
+        surface[cid][mention.surface_text] += 1
         types[cid].update(mention.types)
         n_mentions += 1
     records = []
@@ -46,7 +47,9 @@ def add_mention_names(kb: KnowledgeBase, mentions: Iterable[Mention]) -> tuple[K
     """A copy of ``kb`` whose concepts also carry the (single-gold) mention strings as names.
 
     Returns the new KB and the number of names added. Opt-in augmentation with
-    training mentions only (BioSyn-style); gold ids not in the KB are ignored.
+    training mentions only (BioSyn-style); gold ids not in the KB are ignored. The names are the
+    surface strings (``Mention.surface_text``: "DMD", not its expansion), so the KB is the same
+    with or without ``corpus.expand_abbreviations``.
     """
     extra: dict[int, list[str]] = defaultdict(list)
     for mention in mentions:
@@ -54,7 +57,7 @@ def add_mention_names(kb: KnowledgeBase, mentions: Iterable[Mention]) -> tuple[K
             continue
         index = kb.resolve(mention.gold_ids[0])
         if index is not None:
-            extra[index].append(mention.text)
+            extra[index].append(mention.surface_text)
     if not extra:
         return kb, 0
     ids, preferred, types = kb.concept_ids, kb.preferred_names, kb.concept_types
