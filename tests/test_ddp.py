@@ -197,3 +197,74 @@ def test_main_process_evaluator_runs_on_rank_zero_and_shares_metrics(ddp_run):
     assert not (trace / "probe-rank1.txt").exists()
     for rank in (0, 1):
         assert json.loads((trace / f"probe-metrics-rank{rank}.json").read_text()) == {"probe_acc@1": 0.5}
+
+
+BATCH_TRACER = textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    trace = Path(sys.argv[1])
+    rank = int(os.environ.get("RANK", "0"))
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+
+    from xenc_toolkit.training import trainer
+
+    original = trainer.XencCrossEncoderTrainer.compute_loss
+
+    def traced(self, model, inputs, *args, **kwargs):
+        if model.training:  # training batches only: one line per step and process
+            ids, mask = inputs["input_ids"].tolist(), inputs["attention_mask"].tolist()
+            rows = [" ".join(str(t) for t, m in zip(r, k) if m) for r, k in zip(ids, mask)]
+            with open(trace / f"batches-{processes}proc-rank{rank}.jsonl", "a") as handle:
+                handle.write(json.dumps(rows) + "\\n")
+        return original(self, model, inputs, *args, **kwargs)
+
+    trainer.XencCrossEncoderTrainer.compute_loss = traced
+
+    from xenc_toolkit.cli.main import main
+
+    main(sys.argv[2:])
+    """
+)
+
+
+def test_a_fixed_global_batch_gives_every_launch_the_same_examples(tmp_path, tiny_bert, tiny_pipeline):
+    """``global_batch_size``: 1 process and 2 processes train on the same examples, step by step."""
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    driver = tmp_path / "tracer.py"
+    driver.write_text(BATCH_TRACER)
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+        XENC_QUIET="1",
+        CUDA_VISIBLE_DEVICES="",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+    )
+    train = ["train", "--pairs-dir", str(tiny_pipeline["pairs"]), "--base-model", str(tiny_bert)]
+    train += ["--max-length", "48", "--global-batch-size", "8", "--max-steps", "3", "--dev-split", "none"]
+    train += ["--seed", "0", "--report-to", "none"]
+    launches = {
+        1: [sys.executable, str(driver)],
+        2: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(driver)],
+    }
+    for processes, launcher in launches.items():
+        command = [*launcher, str(trace), *train, "--output-dir", str(tmp_path / f"run{processes}")]
+        proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"{processes} process(es): {proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+
+    def steps(name: str) -> list[list[str]]:
+        return [json.loads(line) for line in (trace / name).read_text().splitlines()]
+
+    single = steps("batches-1proc-rank0.jsonl")
+    rank0, rank1 = steps("batches-2proc-rank0.jsonl"), steps("batches-2proc-rank1.jsonl")
+    assert len(single) == len(rank0) == len(rank1) == 3
+    for whole, first, second in zip(single, rank0, rank1, strict=True):
+        assert len(whole) == 8 and len(first) == len(second) == 4
+        assert sorted(first + second) == sorted(whole)  # the same 8 examples, split in two
+    summary = json.loads((tmp_path / "run2" / "training_summary.json").read_text())
+    assert summary["global_batch_size"] == 8 and summary["per_device_batch_size"] == 4

@@ -246,7 +246,8 @@ class TrainConfig(CommonConfig):
         None,
         ge=1,
         description="examples per optimiser update over all processes; when set, the per-device batch is "
-        "global_batch_size / (processes x gradient_accumulation_steps) and batch_size is ignored",
+        "global_batch_size / (processes x gradient_accumulation_steps), batch_size is ignored, and each "
+        "batch is drawn whole and split between processes (the same data order on any number of GPUs)",
     )
     epochs: float = Field(1.0, gt=0, description="training epochs")
     max_steps: int | None = Field(None, ge=1, description="stop after this many updates (overrides epochs)")

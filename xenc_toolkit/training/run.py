@@ -16,8 +16,11 @@ metrics) and the sentence-transformers model card (README.md). They load with
 
 Multi-GPU: the same command runs under ``torchrun --nproc_per_node N`` or ``accelerate launch``
 (DDP through the sentence-transformers trainer). ``batch_size`` is per device, so the global
-batch is ``batch_size x processes x gradient_accumulation_steps``; give each process
-``global / (processes x accumulation)`` to keep the global batch of another launch. Datasets
+batch is ``batch_size x processes x gradient_accumulation_steps``. ``global_batch_size`` fixes
+the global batch instead: each update's examples are drawn as one batch and split between the
+processes, so 1, 2 or 8 GPUs see the same examples in the same order (only the arithmetic is
+spread). Under DDP an epoch's last, incomplete batch is dropped, so that every process takes
+the same number of steps. Datasets
 are prepared on the main process first (the others reuse its ``datasets`` cache), the model is
 loaded straight onto each process's device, the evaluator runs once per evaluation on the main
 process (its metrics reach every process), and only the main process deletes stale checkpoints,
@@ -236,8 +239,14 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
     n_processes = n_processes or world_size()
     batch_size = per_device_batch_size(cfg, n_processes)
     precision = resolve_precision(cfg.precision)
-    # each process takes every n-th batch; an optimiser update consumes `accumulation` batches per process
-    batches_per_process = math.ceil(math.ceil(n_train / batch_size) / n_processes)
+    # a fixed global batch is drawn whole and split between the processes (accelerate's split_batches):
+    # the same examples in the same order make each update, whatever the number of processes
+    split = bool(cfg.global_batch_size) and n_processes > 1
+    loader_batch = batch_size * n_processes if split else batch_size
+    # otherwise each process takes every n-th batch; an update consumes `accumulation` batches per process
+    batches_per_process = (
+        math.ceil(n_train / loader_batch) if split else math.ceil(math.ceil(n_train / batch_size) / n_processes)
+    )
     steps_per_epoch = max(1, math.ceil(batches_per_process / cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
     strategy = "steps" if cfg.eval_steps else "epoch"
@@ -253,8 +262,12 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
     return CrossEncoderTrainingArguments(
         **checkpointing,
         output_dir=str(cfg.output_dir),
-        per_device_train_batch_size=batch_size,
+        per_device_train_batch_size=loader_batch,
         per_device_eval_batch_size=max(batch_size, 64),
+        accelerator_config={"split_batches": True} if split else None,
+        # every process must take the same number of steps: under DDP, an epoch's last, incomplete
+        # batch is dropped (a process left without a share of it would stall the others)
+        dataloader_drop_last=n_processes > 1,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         learning_rate=cfg.learning_rate,
         warmup_steps=int(round(cfg.warmup_ratio * total_steps)),
