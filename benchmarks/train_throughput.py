@@ -9,6 +9,11 @@ the weights). Both runs: same pairs, same seed, same effective batch, bf16, lr 2
 warm-up/decay, the same number of optimiser steps, dev loss every ``--eval-every`` steps on the same
 dev pairs. Throughput counts training steps only (evaluation time is measured and subtracted)
 and skips the first ``--warmup`` steps. Writes ``benchmarks/results/train_throughput.json``.
+
+``--kinds`` also takes variants that show where a dev-loss difference comes from:
+``stock-seed1`` (the stock trainer with another seed: the run-to-run spread),
+``xenc-ungrouped`` (xenc without length-grouped batches: the stock data order) and
+``xenc-adamw`` (the unfused AdamW of the stock run).
 """
 
 from __future__ import annotations
@@ -98,7 +103,11 @@ def run(
     from xenc_toolkit.training.losses import WeightedBinaryCrossEntropyLoss
     from xenc_toolkit.training.trainer import XencCrossEncoderTrainer
 
-    torch.manual_seed(0)
+    base, *variants = kind.split("-")
+    seed = 1 if "seed1" in variants else 0
+    if "adamw" in variants:
+        optim = "adamw_torch"
+    torch.manual_seed(seed)
     model = CrossEncoder(str(model_dir), num_labels=1, max_length=128)
     common = dict(
         output_dir=str(out / kind),
@@ -109,8 +118,8 @@ def run(
         lr_scheduler_type="linear",
         max_steps=steps,
         bf16=True,
-        seed=0,
-        data_seed=0,
+        seed=seed,
+        data_seed=seed,
         eval_strategy="steps",
         eval_steps=eval_every,
         save_strategy="no",
@@ -121,7 +130,7 @@ def run(
     if not torch.cuda.is_available():  # CPU smoke run
         common["bf16"] = False
     prep = 0.0
-    if kind == "stock":
+    if base == "stock":
         args = CrossEncoderTrainingArguments(**common)
         trainer = CrossEncoderTrainer(
             model=model, args=args, train_dataset=train, eval_dataset=dev, loss=BinaryCrossEntropyLoss(model)
@@ -146,6 +155,7 @@ def run(
             eval_dataset=dev_tok,
             loss=WeightedBinaryCrossEntropyLoss(model),
             data_collator=PretokenizedPairCollator(pad_token_id=0),
+            length_grouped="ungrouped" not in variants,
         )
     clock = StepClock(warmup)
     trainer.add_callback(clock.callback)
@@ -244,18 +254,24 @@ def main() -> None:
                 gc.collect()
                 torch.cuda.empty_cache()
                 details[setting][kind] = {"error": f"out of memory at batch {batch}: {str(exc)[:200]}"}
-                figures[f"{kind}_samples_per_s_{setting}"] = None
+                if kind in ("stock", "xenc"):
+                    figures[f"{kind}_samples_per_s_{setting}"] = None
                 print(setting, kind, "OOM", flush=True)
                 continue
             details[setting][kind] = result
             print(setting, kind, result, flush=True)
-            figures[f"{kind}_samples_per_s_{setting}"] = result["samples_per_s"]
-        if all("dev_loss_curve" in details[setting].get(k, {}) for k in ("stock", "xenc")):
-            stock_curve = [loss for _, loss in details[setting]["stock"]["dev_loss_curve"]]
+            if kind in ("stock", "xenc"):
+                figures[f"{kind}_samples_per_s_{setting}"] = result["samples_per_s"]
+        stock_curve = [loss for _, loss in details[setting].get("stock", {}).get("dev_loss_curve", [])]
+        for kind in args.kinds.split(","):
+            curve = [loss for _, loss in details[setting].get(kind, {}).get("dev_loss_curve", [])]
+            if kind != "stock" and curve and len(curve) == len(stock_curve):
+                details[setting][f"max_rel_dev_loss_diff_{kind}_vs_stock"] = round(
+                    max(abs(a - b) / a for a, b in zip(stock_curve, curve, strict=True)), 4
+                )
+        if stock_curve and details[setting].get("xenc", {}).get("dev_loss_curve"):
             xenc_curve = [loss for _, loss in details[setting]["xenc"]["dev_loss_curve"]]
-            details[setting]["max_rel_dev_loss_diff"] = round(
-                max(abs(a - b) / a for a, b in zip(stock_curve, xenc_curve, strict=True)), 4
-            )
+            details[setting]["max_rel_dev_loss_diff"] = details[setting]["max_rel_dev_loss_diff_xenc_vs_stock"]
             if context:
                 figures["dev_loss_stock"] = stock_curve[-1]
                 figures["dev_loss_xenc"] = xenc_curve[-1]
