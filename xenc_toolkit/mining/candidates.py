@@ -15,6 +15,7 @@ import numpy as np
 from ..config import CandidateConfig
 from ..kb.model import KnowledgeBase
 from ..utils.progress import log
+from .rowsets import RowSets
 from .tfidf import TfidfIndex
 
 
@@ -34,16 +35,11 @@ class CandidateLists:
     def __len__(self) -> int:
         return int(self.concepts.shape[0])
 
-    def gold_ranks(self, gold_sets: Sequence[set[int] | frozenset[int]]) -> np.ndarray:
+    def gold_ranks(self, gold_sets: RowSets | Sequence[set[int] | frozenset[int]]) -> np.ndarray:
         """0-based rank of the first gold concept in each list, -1 when absent."""
-        ranks = np.full(len(self), -1, dtype=np.int64)
-        for row, gold in enumerate(gold_sets):
-            if not gold:
-                continue
-            hits = np.nonzero(np.isin(self.concepts[row], list(gold)))[0]
-            if len(hits):
-                ranks[row] = hits[0]
-        return ranks
+        gold = gold_sets if isinstance(gold_sets, RowSets) else RowSets.from_sets(gold_sets)
+        hits = gold.contains(np.arange(len(self))[:, None], self.concepts)
+        return np.where(hits.any(axis=1), hits.argmax(axis=1), -1).astype(np.int64)
 
     def recall_at(self, ranks: np.ndarray, k: int) -> float:
         return float(np.mean((ranks >= 0) & (ranks < k))) if len(ranks) else 0.0

@@ -15,7 +15,6 @@ expect: ``dataset.select_columns(["query", "candidate", "label"])``.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,15 @@ from ..config import InputFormatConfig, MineConfig, dump_config
 from ..corpora.mention import Mention
 from ..errors import MissingInputError, XencError
 from ..kb.model import KnowledgeBase
-from ..kb.normalize import normalize_name
 from ..utils.io import atomic_directory, atomic_write_json, read_json
-from ..utils.progress import log, track
+from ..utils.progress import log
 from .candidates import CandidateGenerator, CandidateLists
-from .formatting import format_candidate, format_query, save_input_format
+from .columns import KBColumns
+from .formatting import format_query, save_input_format
+from .name_keys import NameKeys
 from .negatives import NegativeSampler
+from .rowsets import RowSets
+from .table import BestNames, CandidateTable, list_columns, pair_columns
 
 PAIR_COLUMNS = ["query", "candidate", "label", "kind", "mention_id", "concept_id", "gold_id", "retrieval_score"]
 
@@ -78,34 +80,26 @@ def _list_features():
     )
 
 
-def _dataset(columns: dict[str, list], features):
-    """A datasets.Dataset straight from Python columns through Arrow (no per-value feature encoding)."""
+def _fingerprint(table) -> str:
+    """A hash of the table's Arrow buffers (``datasets`` would pickle the whole table to get one)."""
+    import xxhash
+
+    digest = xxhash.xxh64(str(table.schema).encode())
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buffer in chunk.buffers():
+                if buffer is not None:
+                    digest.update(memoryview(buffer))
+    return digest.hexdigest()
+
+
+def _dataset(columns: dict[str, Any], features):
+    """A datasets.Dataset straight from columns (Python lists, numpy or Arrow arrays) through Arrow."""
     import pyarrow as pa
     from datasets import Dataset
 
     table = pa.table({name: columns[name] for name in features}, schema=features.arrow_schema)
-    return Dataset(table)
-
-
-def _trigrams(text: str) -> set[str]:
-    text = f"  {normalize_name(text)}  "
-    return {text[i : i + 3] for i in range(len(text) - 2)}
-
-
-def best_name_row(kb: KnowledgeBase, concept: int, mention: str) -> int:
-    """The concept's name most similar to ``mention`` by character-trigram Jaccard."""
-    rows = kb.names_of(concept)
-    if len(rows) == 1:
-        return int(rows[0])
-    target = _trigrams(mention)
-    names = kb.name_list
-    best, best_score = int(rows[0]), -1.0
-    for row in rows.tolist():
-        grams = _trigrams(names[row])
-        score = len(target & grams) / max(1, len(target | grams))
-        if score > best_score:
-            best, best_score = row, score
-    return best
+    return Dataset(table, fingerprint=_fingerprint(table))
 
 
 def resolve_gold(kb: KnowledgeBase, gold_ids: Sequence[str]) -> frozenset[int]:
@@ -126,26 +120,27 @@ class MiningResult:
 
 
 class Miner:
-    """Runs candidate generation and negative sampling for mentions against a KB/index."""
+    """Runs candidate generation and negative sampling for mentions against a KB/index.
+
+    After retrieval, a split is mined on arrays for all its mentions at once: labels, training-list
+    edits, positives, negatives (:meth:`NegativeSampler.sample_batch`) and Arrow columns
+    (:class:`KBColumns`); only queries, gold resolution and best-name matching of unretrieved
+    golds are per mention.
+    """
 
     def __init__(self, kb: KnowledgeBase, cfg: MineConfig, dense_index=None, device: str | None = None):
         self.kb = kb
         self.cfg = cfg
         self.fmt = cfg.input_format
         self.generator = CandidateGenerator(kb, cfg.candidates, dense_index=dense_index, device=device)
-        self.sampler = NegativeSampler(kb, cfg.negatives, seed=cfg.seed)
-        self._texts: dict[tuple[int, int], str] = {}
+        keys = NameKeys(kb)
+        self.sampler = NegativeSampler(kb, cfg.negatives, seed=cfg.seed, name_keys=keys)
+        self.columns = KBColumns(kb, self.fmt, name_keys=keys)
+        self.best_names = BestNames(kb, keys)
 
     def candidate_text(self, concept: int, name_row: int) -> str:
-        """The candidate text of a concept shown under one of its names (cached: candidates repeat a lot)."""
-        key = (concept, name_row)
-        text = self._texts.get(key)
-        if text is None:
-            kb = self.kb
-            name = kb.name_list[name_row] if name_row >= 0 else kb.preferred_names[concept]
-            types = kb.type_names_of(concept) if self.fmt.candidate_types else ()
-            text = self._texts[key] = format_candidate(name, kb.preferred_names[concept], types, self.fmt)
-        return text
+        """The candidate text of a concept shown under one of its names."""
+        return self.columns.texts(np.array([concept]), np.array([name_row]))[0].as_py()
 
     def queries(self, mentions: Sequence[Mention]) -> list[str]:
         return [format_query(m.text, m.left_context, m.right_context, self.fmt) for m in mentions]
@@ -158,6 +153,7 @@ class Miner:
         lists = self.generator.generate(texts, dense_texts)
         final: CandidateLists = lists["final"]
         golds = [resolve_gold(kb, m.gold_ids) for m in mentions]
+        gold = RowSets.from_sets(golds)
         report: dict[str, Any] = {
             "mentions": len(mentions),
             "unlinkable": sum(1 for m in mentions if not m.gold_ids),
@@ -175,105 +171,24 @@ class Miner:
         for name, cl in lists.items():
             if name == "final":
                 continue
-            ranks = cl.gold_ranks(golds)
+            ranks = cl.gold_ranks(gold)
             report["recall"][name] = {
                 f"recall@{k}": round(cl.recall_at(ranks, k), 4) for k in sorted({1, 5, 10, depth}) if k <= depth
             }
-        ranks = final.gold_ranks(golds)
-        pair_rows: dict[str, list] = {c: [] for c in PAIR_COLUMNS}
-        list_rows: dict[str, list] = {c: [] for c in _list_features()}
-        kinds: Counter = Counter()
-        for i, mention in enumerate(track(mentions, f"mining {split}")):
-            gold = golds[i]
-            concepts, scores, names = final.concepts[i], final.scores[i], final.names[i]
-            # one entry per candidate: (concept, name row, retrieval score, label)
-            entries = [
-                (int(c), int(n), float(sc), int(int(c) in gold))
-                for c, n, sc in zip(concepts, names, scores, strict=True)
-                if c >= 0
-            ]
-            inserted = False
-            if training and gold:
-                # a negative sharing a normalised name with the gold is a synonym, not a negative: drop it
-                # from training lists (evaluation lists keep every candidate)
-                kept = [e for e in entries if e[3] or not self.sampler.is_false_negative(e[0], gold)]
-                dropped = len(entries) - len(kept)
-                if dropped:
-                    report["train_list_synonyms_dropped"] = report.get("train_list_synonyms_dropped", 0) + dropped
-                entries = kept
-                if ranks[i] < 0 and self.cfg.include_gold_in_train_lists:
-                    g = min(gold)
-                    entries = entries[: depth - 1] + [(g, best_name_row(kb, g, mention.text), float("nan"), 1)]
-                    inserted = True
-            gold_types = sorted({t for g in gold for t in kb.types_of(g)}) or list(mention.types)
-            list_rows["mention_id"].append(mention.mention_id)
-            list_rows["doc_id"].append(mention.doc_id)
-            list_rows["mention"].append(mention.text)
-            list_rows["query"].append(queries[i])
-            list_rows["gold_ids"].append(list(mention.gold_ids))
-            list_rows["gold_types"].append(gold_types)
-            list_rows["gold_in_kb"].append(bool(gold))
-            list_rows["gold_rank"].append(int(ranks[i]))
-            list_rows["gold_inserted"].append(inserted)
-            list_rows["candidate_ids"].append([kb.concept_ids[c] for c, _, _, _ in entries])
-            list_rows["candidate_texts"].append([self.candidate_text(c, n) for c, n, _, _ in entries])
-            list_rows["candidate_names"].append(
-                [kb.name_list[n] if n >= 0 else kb.preferred_names[c] for c, n, _, _ in entries]
-            )
-            list_rows["candidate_types"].append([list(kb.types_of(c)) for c, _, _, _ in entries])
-            list_rows["retrieval_scores"].append([sc for _, _, sc, _ in entries])
-            list_rows["labels"].append([y for _, _, _, y in entries])
-            if not gold:
-                continue  # unlinkable or not in the KB: no pairs, counted in the report
-            gold_id = kb.concept_ids[min(gold)]
-            # positives: every gold concept, with its best-matching name
-            gold_score = None
-            for g in sorted(gold):
-                hit = np.nonzero(concepts == g)[0]
-                if len(hit):
-                    name_row, score = int(names[hit[0]]), float(scores[hit[0]])
-                    gold_score = score if gold_score is None else max(gold_score, score)
-                else:
-                    name_row, score = best_name_row(kb, g, mention.text), float("nan")
-                self._add_pair(
-                    pair_rows,
-                    queries[i],
-                    self.candidate_text(g, name_row),
-                    1.0,
-                    "positive",
-                    mention,
-                    kb.concept_ids[g],
-                    gold_id,
-                    score,
-                )
-                kinds["positive"] += 1
-            for neg in self.sampler.sample(gold, concepts, scores, names, gold_score):
-                self._add_pair(
-                    pair_rows,
-                    queries[i],
-                    self.candidate_text(neg.concept, neg.name),
-                    0.0,
-                    neg.kind,
-                    mention,
-                    kb.concept_ids[neg.concept],
-                    gold_id,
-                    neg.score,
-                )
-                kinds[neg.kind] += 1
-        report["pairs"] = dict(kinds)
-        report["pairs_total"] = sum(kinds.values())
+        log(f"mining {split}: lists, positives and negatives of {len(mentions):,} mentions")
+        table = CandidateTable.build(final, gold, texts, self.sampler, self.best_names)
+        entries = table.list_entries(training, self.cfg.include_gold_in_train_lists)
+        if entries.synonyms_dropped:
+            report["train_list_synonyms_dropped"] = entries.synonyms_dropped
+        pairs = table.pairs(self.sampler)
+        texts_all = self.columns.texts(
+            np.concatenate([entries.concepts, pairs.concepts]), np.concatenate([entries.names, pairs.names])
+        )
+        list_rows = list_columns(mentions, queries, table, entries, self.columns, texts_all.slice(0, len(entries)))
+        pair_rows = pair_columns(mentions, queries, table, pairs, self.columns, texts_all.slice(len(entries)))
+        report["pairs"] = pairs.counts()
+        report["pairs_total"] = len(pairs)
         return pair_rows, list_rows, report
-
-    @staticmethod
-    def _add_pair(rows, query, candidate, label, kind, mention, concept_id, gold_id, score) -> None:
-        rows["query"].append(query)
-        rows["candidate"].append(candidate)
-        rows["label"].append(label)
-        rows["kind"].append(kind)
-        rows["mention_id"].append(mention.mention_id)
-        rows["concept_id"].append(concept_id)
-        rows["gold_id"].append(gold_id)
-        rows["retrieval_score"].append(score)
 
     def mine(self, mentions_by_split: dict[str, Sequence[Mention]]) -> MiningResult:
         from datasets import DatasetDict

@@ -1,0 +1,144 @@
+"""Integer normalised-name keys for every KB name: the same-name (synonym) filter on int arrays.
+
+:func:`~xenc_toolkit.kb.normalize.normalize_name` is applied to all names at once with Arrow
+string kernels (ASCII names without ``&``, nearly all of them) and per name in Python for the
+rest, so keys are exactly the ones ``normalize_name`` gives. Each distinct key gets an int id;
+a concept's keys are the ids of its names. Two concepts can only share a key that more than one
+concept has, so only those *shared* keys are kept per concept: the synonym test of a
+(mention, concept) pair is an intersection of two short int lists, done for many pairs at once.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..kb.model import KnowledgeBase
+from ..kb.normalize import normalize_name
+from .rowsets import RowSets, gather_ranges, sorted_unique
+
+# ASCII bytes ``normalize_name`` turns into a space: Python's ``\s`` (str.isspace) and its punctuation set
+_SEPARATORS = b'\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "(),-./:;[\\]_{}'
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[ord("A") : ord("Z") + 1] += 32
+_IS_SEPARATOR = np.zeros(256, dtype=bool)
+_IS_SEPARATOR[np.frombuffer(_SEPARATORS, dtype=np.uint8)] = True
+
+
+def _normalize_ascii(strings: pa.Array) -> pa.Array:
+    """``normalize_name`` of ASCII strings without ``&`` on the bytes: lower-case, drop apostrophes,
+    one space for each run of separators, none at either end."""
+    strings = strings.cast(pa.large_string())
+    n = len(strings)
+    _, offsets_buffer, data_buffer = strings.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[strings.offset : strings.offset + n + 1]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]] if data_buffer else np.zeros(0, np.uint8)
+    )
+    owner = np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets))
+    keep = data != ord("'")
+    data, owner = _LOWER[data[keep]], owner[keep]
+    if not len(data):
+        return pa.array([""] * n, pa.large_string())
+    separator = _IS_SEPARATOR[data]
+    # a separator right after a separator of the same string goes: each run becomes one byte
+    repeat = separator[1:] & separator[:-1] & (owner[1:] == owner[:-1])
+    keep = np.concatenate([[True], ~repeat])
+    data, owner, separator = data[keep], owner[keep], separator[keep]
+    # and none at either end of a string
+    boundary = owner[1:] != owner[:-1]
+    edge = np.concatenate([[True], boundary]) | np.concatenate([boundary, [True]])
+    keep = ~(separator & edge)
+    data[separator] = ord(" ")
+    data, owner = data[keep], owner[keep]
+    new_offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(new_offsets), pa.py_buffer(data)])
+
+
+def normalize_names(strings: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``normalize_name`` of every string (nulls become ``""``), vectorised where it can be."""
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks() if strings.num_chunks else pa.array([], pa.string())
+    strings = pc.fill_null(strings.cast(pa.large_string()), "")
+    fast = pc.and_(pc.string_is_ascii(strings), pc.invert(pc.match_substring(strings, "&"))).to_numpy(
+        zero_copy_only=False
+    )
+    keys = _normalize_ascii(strings)
+    slow = np.nonzero(~fast)[0]
+    if len(slow):
+        rest = pa.array([normalize_name(s) for s in strings.take(pa.array(slow)).to_pylist()], pa.large_string())
+        keys = pc.replace_with_mask(keys, pa.array(~fast), rest)
+    return keys
+
+
+class NameKeys:
+    """Normalised-name key ids of a KB's names and preferred names, and each concept's shared keys.
+
+    Attributes (computed on first use):
+        name_key: int32 key id of every name row.
+        preferred_key: int32 key id of every concept's preferred name (same id space).
+        shared: per-concept :class:`RowSets` of the key ids of its names that another concept has too.
+    """
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+
+    @functools.cached_property
+    def _key_ids(self) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        kb = self.kb
+        keys = pa.concat_arrays(
+            [normalize_names(kb.names.column("name")), normalize_names(kb.concepts.column("preferred_name"))]
+        )
+        encoded = pc.dictionary_encode(keys)
+        ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        return ids[: kb.n_names], ids[kb.n_names :], encoded.dictionary
+
+    @property
+    def name_key(self) -> np.ndarray:
+        return self._key_ids[0]
+
+    @property
+    def preferred_key(self) -> np.ndarray:
+        return self._key_ids[1]
+
+    def normalized_name(self, name_row: int) -> str:
+        """``normalize_name`` of one name row."""
+        return self._key_ids[2][int(self.name_key[name_row])].as_py()
+
+    @functools.cached_property
+    def shared(self) -> RowSets:
+        concept = self.kb.name_concept.astype(np.int64)
+        key = self.name_key.astype(np.int64)
+        width = int(key.max()) + 1 if len(key) else 1
+        pairs = sorted_unique(concept * width + key)  # one (concept, key) per concept and key, by concept
+        concept, key = pairs // width, pairs % width
+        is_shared = np.bincount(key, minlength=width)[key] > 1
+        counts = np.bincount(concept[is_shared], minlength=self.kb.n_concepts)
+        return RowSets(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), key[is_shared])
+
+    def keys_of(self, concept: int) -> np.ndarray:
+        """The shared key ids of one concept."""
+        return self.shared.row(concept)
+
+    def share_a_key(self, rows: np.ndarray, concepts: np.ndarray, gold: RowSets) -> np.ndarray:
+        """Whether each ``concepts[i]`` shares a normalised name with a gold concept of row ``rows[i]``.
+
+        A gold concept shares its own keys (when another concept has them too): callers test
+        gold membership first, as the sampler's filter does.
+        """
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        concepts = np.asarray(concepts, dtype=np.int64).ravel()
+        out = np.zeros(len(concepts), dtype=bool)
+        shared = self.shared
+        gold_rows, gold_keys = gather_ranges(shared.offsets, gold.values, gold.rows)
+        if not len(gold_keys):
+            return out
+        gold_key_sets = RowSets.from_pairs(gold_rows, shared.values[gold_keys], gold.n_rows)
+        which, positions = gather_ranges(shared.offsets, concepts[concepts >= 0], np.nonzero(concepts >= 0)[0])
+        if len(positions):
+            hit = gold_key_sets.contains(rows[which], shared.values[positions])
+            out[which[hit]] = True
+        return out
