@@ -22,7 +22,7 @@ from xenc_toolkit.mining.name_keys import NameKeys, normalize_names
 from xenc_toolkit.mining.negatives import NEGATIVE_KINDS, NegativeSampler
 from xenc_toolkit.mining.pairs import Miner, _list_features, _pair_features, resolve_gold
 from xenc_toolkit.mining.rowsets import RowSets
-from xenc_toolkit.mining.table import best_name_row
+from xenc_toolkit.mining.table import BestNames, best_name_row
 from xenc_toolkit.mining.type_pools import TypePools
 
 EDGE_NAMES = [
@@ -73,8 +73,8 @@ def test_normalize_names_on_medic(shared_data):
 def test_name_keys_share_a_key_matches_string_sets(mm_kb):
     keys = NameKeys(mm_kb)
     assert keys.name_key.shape == (mm_kb.n_names,)
-    for row in range(0, mm_kb.n_names, 37):
-        assert keys.normalized_name(row) == normalize_name(mm_kb.name_list[row])
+    rows = np.arange(0, mm_kb.n_names, 7)
+    assert keys.normalized_names(rows) == [normalize_name(mm_kb.name_list[r]) for r in rows.tolist()]
     # same key id <=> same normalised string, for names and preferred names alike
     strings = [normalize_name(n) for n in mm_kb.name_list + mm_kb.preferred_names]
     ids = np.concatenate([keys.name_key, keys.preferred_key]).tolist()
@@ -100,6 +100,19 @@ def test_name_keys_share_a_key_matches_string_sets(mm_kb):
     not_gold = np.array([int(c) not in gold_sets[r] for r, c in zip(rows.tolist(), concepts.tolist(), strict=True)])
     assert got[not_gold].tolist() == expected
     assert sum(expected) >= 10
+
+
+def test_best_names_equal_best_name_row(mm_kb, mm_mentions):
+    several = [c for c in range(mm_kb.n_concepts) if len(mm_kb.names_of(c)) > 1]
+    texts = [m.text for m in mm_mentions[:40]]
+    concepts = [c for c in several[:25] for _ in range(2)] + [0, 1, 2]
+    mentions = [texts[i % len(texts)] for i in range(len(concepts))]
+    best = BestNames(mm_kb, NameKeys(mm_kb))
+    expected = [best_name_row(mm_kb, c, t) for c, t in zip(concepts, mentions, strict=True)]
+    assert best.rows(concepts, mentions).tolist() == expected
+    assert best.rows(concepts[::-1], mentions[::-1]).tolist() == expected[::-1]  # from the cache
+    chosen = {(c, r) for c, r in zip(concepts, expected, strict=True) if c in several}
+    assert len({r for c, r in chosen if r != int(mm_kb.names_of(c)[0])}) > 0  # not always the first name
 
 
 # --------------------------------------------------------------------------- row sets, draws

@@ -99,13 +99,21 @@ class KBColumns:
         fmt = self.fmt
         text = self.names(concepts, name_rows)
         if fmt.preferred_name:
-            preferred = self._preferred.take(concepts)
+            # "name (preferred)" where the two differ once normalised (an empty preferred name is not shown)
             preferred_key = self.keys.preferred_key[concepts]
             name_key = np.where(name_rows >= 0, self.keys.name_key[np.maximum(name_rows, 0)], preferred_key)
-            show = (name_key != preferred_key) & (pc.utf8_length(preferred).to_numpy(zero_copy_only=False) > 0)
-            if show.any():
-                joined = pc.binary_join_element_wise(text, " (", pc.fill_null(preferred, ""), ")", "")
-                text = pc.if_else(pa.array(show), joined, text)
+            differs = np.nonzero(name_key != preferred_key)[0]
+            preferred = self._preferred.take(concepts[differs])
+            shown = differs[
+                pc.fill_null(pc.greater(pc.utf8_length(preferred), 0), False).to_numpy(zero_copy_only=False)
+            ]
+            if len(shown):
+                show = np.zeros(len(concepts), dtype=bool)
+                show[shown] = True
+                joined = pc.binary_join_element_wise(
+                    text.take(shown), " (", self._preferred.take(concepts[shown]), ")", ""
+                )
+                text = pc.replace_with_mask(text, pa.array(show), joined)
         if fmt.candidate_types:
             index, suffixes = self._type_suffix
             suffix = suffixes.take(index[concepts])

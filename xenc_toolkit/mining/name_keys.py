@@ -22,6 +22,7 @@ from .rowsets import RowSets, gather_ranges, sorted_unique
 
 # ASCII bytes ``normalize_name`` turns into a space: Python's ``\s`` (str.isspace) and its punctuation set
 _SEPARATORS = b'\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "(),-./:;[\\]_{}'
+_SLICE = 65536
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[ord("A") : ord("Z") + 1] += 32
 _IS_SEPARATOR = np.zeros(256, dtype=bool)
@@ -66,7 +67,11 @@ def normalize_names(strings: pa.Array | pa.ChunkedArray) -> pa.Array:
     fast = pc.and_(pc.string_is_ascii(strings), pc.invert(pc.match_substring(strings, "&"))).to_numpy(
         zero_copy_only=False
     )
-    keys = _normalize_ascii(strings)
+    # in slices: small temporaries are reused by the allocator instead of mapping fresh pages each step
+    keys = pa.concat_arrays(
+        [_normalize_ascii(strings.slice(i, _SLICE)) for i in range(0, len(strings), _SLICE)]
+        or [pa.array([], pa.large_string())]
+    )
     slow = np.nonzero(~fast)[0]
     if len(slow):
         rest = pa.array([normalize_name(s) for s in strings.take(pa.array(slow)).to_pylist()], pa.large_string())
@@ -104,9 +109,9 @@ class NameKeys:
     def preferred_key(self) -> np.ndarray:
         return self._key_ids[1]
 
-    def normalized_name(self, name_row: int) -> str:
-        """``normalize_name`` of one name row."""
-        return self._key_ids[2][int(self.name_key[name_row])].as_py()
+    def normalized_names(self, name_rows: np.ndarray) -> list[str]:
+        """``normalize_name`` of the given name rows."""
+        return self._key_ids[2].take(self.name_key[np.asarray(name_rows, dtype=np.int64)]).to_pylist()
 
     @functools.cached_property
     def shared(self) -> RowSets:

@@ -7,7 +7,8 @@ the codes ``row * width + value``, which are sorted by construction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,11 +57,10 @@ class RowSets:
         return cls(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), values)
 
     @classmethod
-    def from_sets(cls, sets: Iterable[Iterable[int]]) -> RowSets:
-        sets = [sorted(s) for s in sets]
-        lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
-        values = np.fromiter((v for s in sets for v in s), dtype=np.int64, count=int(lengths.sum()))
-        return cls(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), values)
+    def from_sets(cls, sets: Sequence[Iterable[int]]) -> RowSets:
+        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        values = np.fromiter(itertools.chain.from_iterable(sets), dtype=np.int64, count=int(lengths.sum()))
+        return cls.from_pairs(np.repeat(np.arange(len(sets), dtype=np.int64), lengths), values, len(sets))
 
     @property
     def n_rows(self) -> int:

@@ -26,44 +26,60 @@ from .rowsets import RowSets
 PAIR_KINDS = ("positive", *NEGATIVE_KINDS)
 
 
-def _trigrams(text: str, normalized: bool = False) -> set[str]:
-    text = f"  {text if normalized else normalize_name(text)}  "
+def _trigrams(normalized: str) -> set[str]:
+    text = f"  {normalized}  "
     return {text[i : i + 3] for i in range(len(text) - 2)}
 
 
-def best_name_row(kb: KnowledgeBase, concept: int, mention: str, name_keys: NameKeys | None = None) -> int:
-    """The concept's name most similar to ``mention`` by character-trigram Jaccard of normalised strings
-    (the first such name on ties); ``name_keys`` saves normalising the names again."""
-    rows = kb.names_of(concept)
-    if len(rows) == 1:
-        return int(rows[0])
-    target = _trigrams(mention)
-    if name_keys is None:
-        names = kb.name_list
-        candidates = [(row, _trigrams(names[row])) for row in rows.tolist()]
-    else:
-        candidates = [(row, _trigrams(name_keys.normalized_name(row), normalized=True)) for row in rows.tolist()]
-    best, best_score = int(rows[0]), -1.0
-    for row, grams in candidates:
+def _most_similar(mention: str, rows: list[int], normalized_names: list[str]) -> int:
+    """The row whose normalised name has the highest trigram Jaccard with the mention (the first on ties)."""
+    target = _trigrams(normalize_name(mention))
+    best, best_score = rows[0], -1.0
+    for row, name in zip(rows, normalized_names, strict=True):
+        grams = _trigrams(name)
         score = len(target & grams) / max(1, len(target | grams))
         if score > best_score:
             best, best_score = row, score
     return best
 
 
+def best_name_row(kb: KnowledgeBase, concept: int, mention: str) -> int:
+    """The concept's name most similar to ``mention`` by character-trigram Jaccard of normalised strings."""
+    rows = kb.names_of(concept).tolist()
+    if len(rows) == 1:
+        return rows[0]
+    names = kb.name_list
+    return _most_similar(mention, rows, [normalize_name(names[row]) for row in rows])
+
+
 class BestNames:
-    """:func:`best_name_row` with a cache: the same gold is missed for the same mention text often."""
+    """:func:`best_name_row` for many (concept, mention) pairs, with the KB's normalised names taken in one
+    go and a cache (the same gold is missed for the same mention text often)."""
 
     def __init__(self, kb: KnowledgeBase, name_keys: NameKeys):
         self.kb = kb
         self.keys = name_keys
         self._cache: dict[tuple[int, str], int] = {}
 
-    def __call__(self, concept: int, mention: str) -> int:
-        row = self._cache.get((concept, mention))
-        if row is None:
-            row = self._cache[(concept, mention)] = best_name_row(self.kb, concept, mention, self.keys)
-        return row
+    def rows(self, concepts: Sequence[int], mentions: Sequence[str]) -> np.ndarray:
+        out = np.empty(len(concepts), dtype=np.int64)
+        todo: list[tuple[int, int, str, list[int]]] = []
+        for i, (concept, mention) in enumerate(zip(concepts, mentions, strict=True)):
+            row = self._cache.get((concept, mention))
+            if row is None:
+                rows = self.kb.names_of(concept).tolist()
+                if len(rows) > 1:
+                    todo.append((i, concept, mention, rows))
+                    continue
+                row = self._cache[(concept, mention)] = rows[0]
+            out[i] = row
+        names = self.keys.normalized_names(np.array([r for *_, rows in todo for r in rows], dtype=np.int64))
+        start = 0
+        for i, concept, mention, rows in todo:
+            row = _most_similar(mention, rows, names[start : start + len(rows)])
+            out[i] = self._cache[(concept, mention)] = row
+            start += len(rows)
+        return out
 
 
 @dataclass
@@ -143,8 +159,10 @@ class CandidateTable:
         column = hit.argmax(axis=1)
         positive_names = np.where(found, names[gold_rows, column], -1)
         positive_scores = np.where(found, scores[gold_rows, column], np.nan).astype(np.float32)
-        for j in np.nonzero(~found)[0].tolist():
-            positive_names[j] = best_names(int(gold.values[j]), texts[int(gold_rows[j])])
+        missed = np.nonzero(~found)[0]
+        positive_names[missed] = best_names.rows(
+            gold.values[missed].tolist(), [texts[r] for r in gold_rows[missed].tolist()]
+        )
         gold_scores = np.full(n, np.nan)
         np.fmax.at(gold_scores, gold_rows[found], positive_scores[found])
         return cls(concepts, names, scores, gold, labels, synonyms, ranks, positive_names, positive_scores, gold_scores)
@@ -216,16 +234,18 @@ def list_columns(
     texts: pa.Array,
 ) -> dict:
     """The candidate-list dataset's columns (``texts``: the formatted text of each entry)."""
-    gold_types = columns.types(table.gold.values).to_pylist()
-    offsets = table.gold.offsets.tolist()
+    # the sorted types of each distinct gold set, else the mention's own types
+    concepts = np.unique(table.gold.values)
+    types_of = dict(zip(concepts.tolist(), columns.types(concepts).to_pylist(), strict=True))
+    values, offsets = table.gold.values.tolist(), table.gold.offsets.tolist()
+    sorted_types: dict[tuple[int, ...], list[str]] = {}
     out_types = []
     for row, mention in enumerate(mentions):
-        start, end = offsets[row], offsets[row + 1]
-        if end - start == 1:
-            types = set(gold_types[start])
-        else:
-            types = {t for entry in range(start, end) for t in gold_types[entry]}
-        out_types.append(sorted(types) or list(mention.types))
+        gold = tuple(values[offsets[row] : offsets[row + 1]])
+        types = sorted_types.get(gold)
+        if types is None:
+            types = sorted_types[gold] = sorted({t for g in gold for t in types_of[g]})
+        out_types.append(types or list(mention.types))
     return {
         "mention_id": [m.mention_id for m in mentions],
         "doc_id": [m.doc_id for m in mentions],
