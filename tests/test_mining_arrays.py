@@ -70,6 +70,26 @@ def test_normalize_names_on_medic(shared_data):
     assert got == [normalize_name(n) for n in kb.name_list]
 
 
+def test_name_keys_join_ascii_and_unicode_spellings_of_a_name():
+    kb = KnowledgeBase.from_records(
+        [
+            ConceptRecord("C1", ["Sjögren's syndrome", "A&amp;B disease"], None, ["T047"]),
+            ConceptRecord("C2", ["sjogrens  syndrome"], None, ["T047"]),
+            ConceptRecord("C3", ["a&b disease"], None, ["T047"]),
+            ConceptRecord("C4", ["Sjogren"], "Sjögren", ["T047"]),
+            ConceptRecord("C5", ["ab disease"], None, ["T047"]),
+        ]
+    )
+    keys = NameKeys(kb)
+    assert keys.normalized_names(np.arange(kb.n_names)) == [normalize_name(n) for n in kb.name_list]
+    shares = keys.share_a_key(np.zeros(4, np.int64), np.array([1, 2, 3, 4]), RowSets.from_sets([{0}]))
+    assert shares.tolist() == [True, True, False, False]
+    ascii_row = kb.name_list.index("Sjogren")
+    assert keys.preferred_key[3] == keys.name_key[ascii_row]  # "Sjögren" and "Sjogren"
+    texts = KBColumns(kb, InputFormatConfig()).texts(np.array([3, 3, 4]), np.array([-1, ascii_row, -1]))
+    assert texts.to_pylist() == ["Sjögren", "Sjogren", "ab disease"]  # same normalised name: no "(...)"
+
+
 def test_name_keys_share_a_key_matches_string_sets(mm_kb):
     keys = NameKeys(mm_kb)
     assert keys.name_key.shape == (mm_kb.n_names,)

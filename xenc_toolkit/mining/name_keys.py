@@ -23,10 +23,18 @@ from .rowsets import RowSets, gather_ranges, sorted_unique
 # ASCII bytes ``normalize_name`` turns into a space: Python's ``\s`` (str.isspace) and its punctuation set
 _SEPARATORS = b'\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "(),-./:;[\\]_{}'
 _SLICE = 65536
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[ord("A") : ord("Z") + 1] += 32
-_IS_SEPARATOR = np.zeros(256, dtype=bool)
-_IS_SEPARATOR[np.frombuffer(_SEPARATORS, dtype=np.uint8)] = True
+# one table lookup per byte: upper case to lower case, every separator to a space
+_MAP = np.arange(256, dtype=np.uint8)
+_MAP[ord("A") : ord("Z") + 1] += 32
+_MAP[np.frombuffer(_SEPARATORS, dtype=np.uint8)] = ord(" ")
+
+
+def _compact(data: np.ndarray, offsets: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the ``drop`` bytes and shift the string offsets (nothing to do, most of the time)."""
+    where = np.flatnonzero(drop)
+    if not len(where):
+        return data, offsets
+    return data[~drop], offsets - np.searchsorted(where, offsets)
 
 
 def _normalize_ascii(strings: pa.Array) -> pa.Array:
@@ -36,47 +44,52 @@ def _normalize_ascii(strings: pa.Array) -> pa.Array:
     n = len(strings)
     _, offsets_buffer, data_buffer = strings.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[strings.offset : strings.offset + n + 1]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]] if data_buffer else np.zeros(0, np.uint8)
-    )
-    owner = np.repeat(np.arange(n, dtype=np.int32), np.diff(offsets))
-    keep = data != ord("'")
-    data, owner = _LOWER[data[keep]], owner[keep]
-    if not len(data):
-        return pa.array([""] * n, pa.large_string())
-    separator = _IS_SEPARATOR[data]
-    # a separator right after a separator of the same string goes: each run becomes one byte
-    repeat = separator[1:] & separator[:-1] & (owner[1:] == owner[:-1])
-    keep = np.concatenate([[True], ~repeat])
-    data, owner, separator = data[keep], owner[keep], separator[keep]
+    raw = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]] if data_buffer else np.zeros(0, np.uint8)
+    offsets = offsets - offsets[0]
+    data, offsets = _compact(np.take(_MAP, raw), offsets, raw == ord("'"))
+    space = data == ord(" ")
+    # a space right after a space of the same string goes: each run becomes one
+    starts = np.zeros(len(data) + 1, dtype=bool)
+    starts[offsets] = True
+    drop = np.zeros(len(data), dtype=bool)
+    drop[1:] = space[1:] & space[:-1] & ~starts[1:-1]
+    if drop.any():
+        space = space[~drop]
+        data, offsets = _compact(data, offsets, drop)
     # and none at either end of a string
-    boundary = owner[1:] != owner[:-1]
-    edge = np.concatenate([[True], boundary]) | np.concatenate([boundary, [True]])
-    keep = ~(separator & edge)
-    data[separator] = ord(" ")
-    data, owner = data[keep], owner[keep]
-    new_offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(new_offsets), pa.py_buffer(data)])
+    nonempty = offsets[1:] > offsets[:-1]
+    edge = np.zeros(len(data), dtype=bool)
+    edge[offsets[:-1][nonempty]] = True
+    edge[offsets[1:][nonempty] - 1] = True
+    data, offsets = _compact(data, offsets, space & edge)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def normalize_names(strings: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """``normalize_name`` of every string (nulls become ``""``), vectorised where it can be."""
+def _normalized_parts(strings: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """``(keys, slow, slow_keys)``: every string normalised on the bytes, right except at the positions
+    ``slow`` (non-ASCII or with ``&``), whose keys ``normalize_name`` gives in ``slow_keys``."""
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks() if strings.num_chunks else pa.array([], pa.string())
     strings = pc.fill_null(strings.cast(pa.large_string()), "")
-    fast = pc.and_(pc.string_is_ascii(strings), pc.invert(pc.match_substring(strings, "&"))).to_numpy(
-        zero_copy_only=False
-    )
+    fast = pc.and_(pc.string_is_ascii(strings), pc.invert(pc.match_substring(strings, "&")))
     # in slices: small temporaries are reused by the allocator instead of mapping fresh pages each step
     keys = pa.concat_arrays(
         [_normalize_ascii(strings.slice(i, _SLICE)) for i in range(0, len(strings), _SLICE)]
         or [pa.array([], pa.large_string())]
     )
-    slow = np.nonzero(~fast)[0]
-    if len(slow):
-        rest = pa.array([normalize_name(s) for s in strings.take(pa.array(slow)).to_pylist()], pa.large_string())
-        keys = pc.replace_with_mask(keys, pa.array(~fast), rest)
-    return keys
+    slow = np.nonzero(~fast.to_numpy(zero_copy_only=False))[0]
+    slow_keys = pa.array([normalize_name(s) for s in strings.take(slow).to_pylist()], pa.large_string())
+    return keys, slow, slow_keys
+
+
+def normalize_names(strings: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``normalize_name`` of every string (nulls become ``""``), vectorised where it can be."""
+    keys, slow, slow_keys = _normalized_parts(strings)
+    if not len(slow):
+        return keys
+    mask = np.zeros(len(keys), dtype=bool)
+    mask[slow] = True
+    return pc.replace_with_mask(keys, pa.array(mask), slow_keys)
 
 
 class NameKeys:
@@ -94,12 +107,16 @@ class NameKeys:
     @functools.cached_property
     def _key_ids(self) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         kb = self.kb
-        keys = pa.concat_arrays(
-            [normalize_names(kb.names.column("name")), normalize_names(kb.concepts.column("preferred_name"))]
-        )
-        encoded = pc.dictionary_encode(keys)
+        names, slow_names, slow_name_keys = _normalized_parts(kb.names.column("name"))
+        preferred, slow_preferred, slow_preferred_keys = _normalized_parts(kb.concepts.column("preferred_name"))
+        # one id space; the byte-level keys of the slow strings are encoded too, then replaced by the right ones
+        encoded = pc.dictionary_encode(pa.concat_arrays([names, preferred, slow_name_keys, slow_preferred_keys]))
         ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-        return ids[: kb.n_names], ids[kb.n_names :], encoded.dictionary
+        n_names, n_concepts, n_slow = kb.n_names, kb.n_concepts, len(slow_names)
+        name_ids, preferred_ids = ids[:n_names].copy(), ids[n_names : n_names + n_concepts].copy()
+        name_ids[slow_names] = ids[n_names + n_concepts : n_names + n_concepts + n_slow]
+        preferred_ids[slow_preferred] = ids[n_names + n_concepts + n_slow :]
+        return name_ids, preferred_ids, encoded.dictionary
 
     @property
     def name_key(self) -> np.ndarray:
