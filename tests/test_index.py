@@ -104,6 +104,30 @@ def test_torch_exact_search_equals_faiss_flat():
     assert np.allclose(s1, s2, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_search_orders_near_duplicates_like_float32(dtype):
+    """Near-duplicate names tie in half-precision scores; the fp32 re-scoring orders them as faiss does
+    (over the same stored vectors: an index keeps its embeddings in fp16)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 64)).astype(np.float32)
+    x[1000:1300] = x[:300] + 2e-3 * rng.normal(size=(300, 64)).astype(np.float32)  # near-duplicate names
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[:300] + 1e-3 * rng.normal(size=(300, 64)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    searcher = TorchExactSearcher(x, device="cpu", dtype=dtype)
+    stored = searcher.matrix.float().numpy()
+    s_ref, i_ref = FaissSearcher.build(stored, "flat").search(q, 5)
+    s, i = searcher.search(q, 5)
+    assert np.abs(s - s_ref).max() < 1e-5
+    differ = (i != i_ref).any(axis=1)
+    assert differ.mean() < 0.02  # the same order, except float32 ties (summation order of BLAS vs torch)
+    for row in np.flatnonzero(differ):
+        assert sorted(i[row]) == sorted(i_ref[row]) and np.ptp(s_ref[row][i[row] != i_ref[row]]) < 1e-6
+    # without the re-scoring, half-precision scores put near-duplicates in the wrong order
+    coarse = (torch.from_numpy(q).to(dtype) @ searcher.matrix.T).float().topk(5).indices.numpy()
+    assert not np.array_equal(coarse[:, :2], i_ref[:, :2])
+
+
 @pytest.mark.parametrize("index_type", ["ivf", "hnsw"])
 def test_approximate_indexes_find_true_neighbours(index_type):
     rng = np.random.default_rng(1)

@@ -94,7 +94,9 @@ class EncoderConfig(Section):
     )
     max_length: int = Field(25, ge=4, le=512, description="max tokens per name/mention")
     batch_size: int = Field(1024, ge=1, description="names per batch")
-    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPU, fp32 on CPU")
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="'auto' = fp16 on GPU (finer than bf16 for near-duplicate names), fp32 on CPU"
+    )
     device: str | None = Field(None, description="'cuda', 'cuda:1', 'cpu'; default: GPU when present")
     devices: list[str] | None = Field(
         None,

@@ -11,7 +11,7 @@ much faster than a naive loop:
 * each chunk is sorted by length and cut into batches of **one length** under a row and
   token budget: no padding, so no attention mask (SDPA can take its flash kernel, and
   transformers need not inspect a mask, which would wait for the GPU at every batch);
-* the model runs in bf16/fp16 on GPU (fp32 on CPU) under ``torch.inference_mode``;
+* the model runs in fp16 on GPU by default (bf16 on request; fp32 on CPU) under ``torch.inference_mode``;
 * embeddings are L2-normalised on the device and written back in input order without
   waiting for each batch (pinned host buffers, copied back a few batches behind);
 * with several devices (``devices=["cuda:0", "cuda:1"]`` or ``["all"]``), one worker
@@ -144,7 +144,11 @@ class NameEncoder:
         self.devices = resolve_devices(devices)
         self.device = self.devices[0] if self.devices else resolve_device(device)
         self._replicas: dict[tuple[int, str], torch.nn.Module] = {}
-        self.dtype = resolve_dtype(dtype, self.device)
+        # 'auto' on GPU: fp16, not bf16: embeddings are compared to one another (near-duplicate names),
+        # and fp16 keeps 3 more mantissa bits; normalised embeddings stay far from fp16's range limits
+        self.dtype = (
+            torch.float16 if dtype == "auto" and self.device.type == "cuda" else resolve_dtype(dtype, self.device)
+        )
         self.max_length = max_length
         self.model_name = model
         self.revision = revision

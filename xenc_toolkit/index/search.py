@@ -3,8 +3,8 @@
 Backends:
 
 * :class:`TorchExactSearcher` — exact top-k by chunked matrix products on a GPU
-  (bf16/fp16 embeddings; same results as a Flat index up to floating-point ties).
-  Used on GPU when faiss-gpu is not installed.
+  (fp16 embeddings; a shortlist is re-scored in fp32, so near-ties are ordered as a
+  float32 Flat index orders them). Used on GPU when faiss-gpu is not installed.
 * :class:`FaissSearcher` — faiss ``IndexFlatIP`` (exact), ``IndexIVFFlat`` (nlist
   lists, ``nprobe`` searched) or ``IndexHNSWFlat`` for large KBs on CPU; moved to
   the GPU when faiss-gpu is installed (Flat / IVF).
@@ -53,7 +53,13 @@ def default_nlist(n: int) -> int:
 
 
 class TorchExactSearcher:
-    """Exact inner-product top-k on a torch device, in query chunks that bound memory."""
+    """Exact inner-product top-k on a torch device, in query chunks that bound memory.
+
+    On a GPU the embeddings are held in fp16 and the scores of all names come from fp16 matrix
+    products. Half-precision scores near 1.0 are coarse (fp16 steps by ~0.0005 there, bf16 by
+    ~0.004), and KB names are often near-duplicates, so the top ``k + rescore_extra`` are
+    re-scored in fp32 and re-sorted: the returned scores and order are float32 ones.
+    """
 
     def __init__(
         self,
@@ -61,15 +67,17 @@ class TorchExactSearcher:
         device: str | torch.device = "cuda",
         dtype=None,
         max_scores_bytes: int = 2 << 30,
+        rescore_extra: int = 32,
     ):
         device = torch.device(device)
         if dtype is None:
-            dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+            dtype = torch.float16 if device.type == "cuda" else torch.float32
         if isinstance(embeddings, np.ndarray):
             embeddings = torch.from_numpy(np.ascontiguousarray(embeddings))
         self.matrix = embeddings.to(device=device, dtype=dtype)
         self.device = device
         self.dtype = dtype
+        self.rescore_extra = rescore_extra if dtype != torch.float32 else 0
         self.n = int(self.matrix.shape[0])
         element = torch.finfo(dtype).bits // 8
         self.chunk = max(1, int(max_scores_bytes // max(1, self.n * element)))
@@ -79,18 +87,35 @@ class TorchExactSearcher:
         if isinstance(queries, np.ndarray):
             queries = torch.from_numpy(np.ascontiguousarray(queries))
         k = min(k, self.n)
+        shortlist = min(self.n, k + self.rescore_extra)
         q = queries.shape[0]
         scores_out = torch.empty((q, k), dtype=torch.float32, device=self.device)
         ids_out = torch.empty((q, k), dtype=torch.int64, device=self.device)
         with progress_bar("searching", total=q if progress else None) as bar:
             for start in range(0, q, self.chunk):
-                block = queries[start : start + self.chunk].to(self.device, dtype=self.dtype, non_blocking=True)
-                scores = block @ self.matrix.T
-                top = torch.topk(scores, k, dim=1, largest=True, sorted=True)
-                scores_out[start : start + len(block)] = top.values.float()
-                ids_out[start : start + len(block)] = top.indices
+                block = queries[start : start + self.chunk].to(self.device, non_blocking=True)
+                scores = block.to(self.dtype) @ self.matrix.T
+                top = torch.topk(scores, shortlist, dim=1, largest=True, sorted=True)
+                values, indices = top.values.float(), top.indices
+                if shortlist > k or self.dtype != torch.float32:
+                    values, indices = self._rescore(block.float(), indices)
+                scores_out[start : start + len(block)] = values[:, :k]
+                ids_out[start : start + len(block)] = indices[:, :k]
                 bar.advance(len(block))
         return scores_out.cpu().numpy(), ids_out.cpu().numpy()
+
+    def _rescore(self, block: torch.Tensor, indices: torch.Tensor, rows: int = 1024):
+        """fp32 scores of each query's shortlist, sorted (ties keep the lower name row first)."""
+        values = torch.empty(indices.shape, dtype=torch.float32, device=self.device)
+        for start in range(0, len(block), rows):
+            ids = indices[start : start + rows]
+            vectors = self.matrix[ids].float()  # [rows, shortlist, dim]
+            values[start : start + rows] = torch.bmm(vectors, block[start : start + rows].unsqueeze(-1)).squeeze(-1)
+        # stable order: by score, then by name row, as a float32 Flat index returns them
+        indices, by_row = torch.sort(indices, dim=1)
+        values = torch.gather(values, 1, by_row)
+        values, order = torch.sort(values, dim=1, descending=True, stable=True)
+        return values, torch.gather(indices, 1, order)
 
 
 class FaissSearcher:
