@@ -5,8 +5,12 @@ cross-encoder base:
 
 1. retrieval baselines: character 3-gram TF-IDF alone, the bi-encoder alone, and their
    reciprocal-rank fusion (the toolkit's candidate lists; recall@K is the ceiling);
-2. the toolkit: concept-level mining (false-negative filter) + listwise CrossEncoder
-   training on the candidate lists, evaluated by reranking the evaluation mentions' lists;
+2. the toolkit, as ``xenc mine / train / calibrate / evaluate`` run it: concept-level mining
+   (false-negative filter) + listwise CrossEncoder training on the candidate lists. The last
+   ``--holdout`` share of the training documents is held out of training: the best checkpoint
+   is chosen on it and the fusion weight of ``reranker logit + w x retrieval score`` is fitted
+   on it (``xenc calibrate``); the evaluation mentions' lists are then reranked by the fused
+   score (``xenc evaluate``; the reranker alone is reported next to it);
 3. the stock recipe: ``sentence_transformers.util.mine_hard_negatives`` (string level,
    same encoder, range_max 100) + ``CrossEncoderTrainer`` with ``BinaryCrossEntropyLoss``
    defaults, same base model, same training mentions, the same number of training pairs,
@@ -57,6 +61,12 @@ def add_recipe_arguments(
     parser.add_argument("--context-words", type=int, default=context_words)
     parser.add_argument("--candidate-types", action=argparse.BooleanOptionalAction, default=candidate_types)
     parser.add_argument("--work", default=None)
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=0.1,
+        help="share of training documents held out for checkpoint choice and the fusion weight",
+    )
     parser.add_argument(
         "--same-name-filter",
         action=argparse.BooleanOptionalAction,
@@ -148,12 +158,30 @@ def _rerank(model_dir: str, queries, candidate_lists, labels, batch_size: int = 
     return rerank_ranks(logits, labels), logits, seconds
 
 
+def _fit_fusion(model_dir: str, pairs_dir: Path) -> dict:
+    """The fusion weight fitted on the held-out training documents' lists (what ``xenc calibrate`` fits)."""
+    from xenc_toolkit.linking.fusion import fit_fusion_weight
+    from xenc_toolkit.mining.pairs import load_candidate_lists
+
+    held = load_candidate_lists(pairs_dir, "validation")
+    labels = [list(y) for y in held["labels"]]
+    _, logits, _ = _rerank(model_dir, held["query"], held["candidate_texts"], labels)
+    return fit_fusion_weight(logits, held["retrieval_scores"], labels)
+
+
 def _ece(logits, labels) -> float:
     from xenc_toolkit.evaluation.metrics import calibration_errors
 
     flat = np.concatenate(logits) if logits else np.zeros(0)
     y = np.asarray([v for ys in labels for v in ys])
     return calibration_errors(y, 1 / (1 + np.exp(-flat.astype(np.float64))))["ece"]
+
+
+def hold_out(mentions, share: float) -> tuple[list, list]:
+    """(kept, held out): the last ``share`` of the documents (in corpus order), whole documents only."""
+    docs = list(dict.fromkeys(m.doc_id for m in mentions))
+    held = set(docs[len(docs) - max(1, round(share * len(docs))) :]) if share > 0 else set()
+    return [m for m in mentions if m.doc_id not in held], [m for m in mentions if m.doc_id in held]
 
 
 def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path:
@@ -190,8 +218,10 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
         ),
         seed=0,
     )
+    train_mentions, holdout_mentions = hold_out(train_mentions, args.holdout)
+    splits = {"train": train_mentions, "validation": holdout_mentions, "dev": eval_mentions}
     t = time.perf_counter()
-    result = Miner(kb, mine_cfg, dense_index=index).mine({"train": train_mentions, "dev": eval_mentions})
+    result = Miner(kb, mine_cfg, dense_index=index).mine({k: v for k, v in splits.items() if v})
     save_mining(result, out / "pairs", config=mine_cfg, index_manifest=index.manifest)
     times["mine_s"] = round(time.perf_counter() - t, 1)
     report = result.report["splits"]["dev"]
@@ -210,7 +240,8 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
         learning_rate=args.lr,
         batch_size=args.batch,
         epochs=args.epochs,
-        max_eval_mentions=min(1000, len(eval_mentions)),
+        max_eval_mentions=min(2000, len(holdout_mentions)) or None,
+        dev_split="validation" if holdout_mentions else "none",
         report_to=["none"],
         seed=0,
         save_total_limit=1,
@@ -219,9 +250,21 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
     summary = train(train_cfg)
     times["xenc_train_s"] = round(time.perf_counter() - t, 1)
     xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
-    xenc_ranks, xenc_logits, xenc_score_s = _rerank(
+    reranker_ranks, xenc_logits, xenc_score_s = _rerank(
         summary["best_dir"], lists["query"], lists["candidate_texts"], labels
     )
+    fusion = _fit_fusion(summary["best_dir"], out / "pairs") if holdout_mentions else None
+    if fusion is not None:
+        from xenc_toolkit.evaluation.ranking import rerank_ranks
+        from xenc_toolkit.linking.fusion import fuse
+
+        fused_logits = [
+            fuse(logits, retrieval, fusion["weight"])
+            for logits, retrieval in zip(xenc_logits, lists["retrieval_scores"], strict=True)
+        ]
+        xenc_ranks = rerank_ranks(fused_logits, labels)
+    else:
+        xenc_ranks = reranker_ranks
     stock_dir, stock_info = _stock_recipe(
         train_mentions, kb, int(summary["train_examples"] * args.list_size), args, out
     )
@@ -229,6 +272,7 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
 
     gold_in_kb = np.asarray(lists["gold_in_kb"])
     xenc = _linking(xenc_ranks, depth)
+    reranker_alone = _linking(reranker_ranks, depth)
     stock = _linking(stock_ranks, depth)
     fused = _linking(retrieval_ranks, depth)
     figures = {
@@ -245,6 +289,8 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
         "xenc_ece": round(_ece(xenc_logits, labels), 4),
         "stock_recipe_ece": round(_ece(stock_logits, labels), 4),
         "xenc_acc1_given_gold_in_candidates": round(float(np.mean(xenc_ranks[retrieval_ranks >= 0] == 0)), 4),
+        "xenc_reranker_alone_acc1": round(reranker_alone["acc@1"], 4),
+        "fusion_weight": None if fusion is None else fusion["weight"],
         "n_mentions": len(eval_mentions),
         "kb_coverage": round(float(gold_in_kb.mean()), 4),
     }
@@ -254,6 +300,10 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
         "recall_by_generator": report["recall"],
         "xenc": {
             **xenc,
+            "reranker_alone": reranker_alone,
+            "fusion": fusion,
+            "holdout_mentions": len(holdout_mentions),
+            "best_checkpoint_metric": summary.get("best_metric"),
             "train_pairs": xenc_pairs,
             "train_mentions": summary["train_examples"],
             "train_samples_per_s": summary["train_samples_per_second"],
@@ -270,6 +320,7 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
                     "candidate_types",
                     "k",
                     "same_name_filter",
+                    "holdout",
                 )
             },
         },
@@ -294,7 +345,18 @@ def _markdown(name: str, figures: dict, details: dict) -> None:
             figures["stock_recipe_mrr"],
             figures["stock_recipe_ece"],
         ),
-        ("xenc-toolkit (listwise reranker)", figures["xenc_acc1"], figures["xenc_mrr"], figures["xenc_ece"]),
+        (
+            "xenc-toolkit reranker alone",
+            figures["xenc_reranker_alone_acc1"],
+            details["xenc"]["reranker_alone"]["mrr"],
+            "",
+        ),
+        (
+            "xenc-toolkit (reranker + retrieval, weight fitted on held-out training documents)",
+            figures["xenc_acc1"],
+            figures["xenc_mrr"],
+            figures["xenc_ece"],
+        ),
     ]
     lines = [
         f"# {name}",
