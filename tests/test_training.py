@@ -114,6 +114,29 @@ def test_length_grouped_sampler_is_a_deterministic_permutation():
     assert all(len(b) == 32 for b in dropping)
 
 
+def test_length_grouped_batches_keep_the_label_mix(cross_encoder, tiny_pipeline):
+    """Real mined pairs: batches stay grouped by length, and each keeps the data's share of positives
+    (where lengths and labels correlate, plain length order makes batches of mostly one label)."""
+    pairs = load_pairs(tiny_pipeline["pairs"])["train"]
+    data = pretokenize_pairs(pairs, cross_encoder.tokenizer, 48)
+    lengths, labels = np.asarray(data["length"]), np.asarray(data["label"])
+    share = labels.mean()
+
+    def label_spread(sampler) -> float:
+        return float(np.mean([abs(labels[b].mean() - share) for b in sampler if len(b) == 16]))
+
+    stratified = LengthGroupedBatchSampler(data, batch_size=16, seed=3, mega=8)
+    plain = LengthGroupedBatchSampler(data, batch_size=16, seed=3, mega=8, strata_column=None)
+    batches = list(stratified)
+    assert sorted(i for b in batches for i in b) == list(range(len(data)))
+    assert batches == list(LengthGroupedBatchSampler(data, batch_size=16, seed=3, mega=8))
+    assert label_spread(stratified) < 0.5 * label_spread(plain)
+    assert all(abs(labels[b].sum() - share * len(b)) <= 1.5 for b in batches if len(b) == 16)
+    rng = np.random.default_rng(0)
+    shuffled_spread = np.mean([np.ptp(lengths[rng.permutation(len(data))[:16]]) for _ in range(200)])
+    assert np.mean([np.ptp(lengths[b]) for b in batches if len(b) == 16]) < shuffled_spread  # still grouped
+
+
 def _cfg(tiny_bert, tiny_pipeline, out, **kw) -> TrainConfig:
     base = dict(
         pairs_dir=tiny_pipeline["pairs"],

@@ -123,6 +123,14 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
     (``ceil(length / granularity)``, the padded length: batches stay random within a
     bucket instead of sorted by exact length, which would make batches of very short
     pairs unrepresentative), cut it into batches and shuffle the batch order.
+
+    When the dataset has a ``strata_column`` (default ``label``), each chunk is ordered by
+    length bucket *within each label*, and the labels are interleaved by their length
+    quantile: every batch keeps the data's label mix (positives are often shorter than
+    negatives, so plain length order would make batches of mostly positives and batches of
+    mostly negatives, which changes the training trajectory), and within a label the
+    lengths of a batch stay close.
+
     Deterministic for a given seed and epoch, so an interrupted run resumes with the
     same batches. For evaluation (``shuffle=False``) the batches are in length order.
     """
@@ -139,6 +147,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         shuffle: bool = True,
         length_column: str = "length",
         granularity: int = 8,
+        strata_column: str | None = "label",
     ):
         super().__init__(
             dataset,
@@ -150,6 +159,12 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         )
         self.lengths = np.asarray(dataset[length_column], dtype=np.int64)
         self.buckets = -(-self.lengths // max(1, granularity))
+        columns = getattr(dataset, "column_names", None) or []
+        self.strata = (
+            np.unique(np.asarray(dataset[strata_column]), return_inverse=True)[1].reshape(-1)
+            if strata_column and strata_column in columns
+            else None
+        )
         self.mega = mega
         self.shuffle = shuffle
         self.seed = seed
@@ -165,13 +180,24 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
             size = self.batch_size * self.mega
             batches = []
             for start in range(0, n, size):
-                chunk = perm[start : start + size]
-                chunk = chunk[np.argsort(-self.buckets[chunk], kind="stable")]
+                chunk = self._length_order(perm[start : start + size])
                 batches.extend(chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size))
             rng.shuffle(batches)
         if self.drop_last:
             batches = [b for b in batches if len(b) == self.batch_size]
         return batches
+
+    def _length_order(self, chunk: np.ndarray) -> np.ndarray:
+        """The chunk longest bucket first; with strata, the strata interleaved by length quantile."""
+        if self.strata is None:
+            return chunk[np.argsort(-self.buckets[chunk], kind="stable")]
+        strata = self.strata[chunk]
+        quantile = np.empty(len(chunk), dtype=np.float64)
+        for value in np.unique(strata):
+            members = np.flatnonzero(strata == value)
+            members = members[np.argsort(-self.buckets[chunk[members]], kind="stable")]
+            quantile[members] = (np.arange(len(members)) + 0.5) / len(members)
+        return chunk[np.argsort(quantile, kind="stable")]
 
     def __iter__(self) -> Iterator[list[int]]:
         yield from self._batches()
