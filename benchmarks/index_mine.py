@@ -138,11 +138,29 @@ def encode_diagnostics(encoder, names, batch: int) -> dict:
 
     out = {}
     sample = names[:1_000_000]
-    t = time.perf_counter()
-    tokens = sum(int(chunk.lengths.sum()) for chunk in encoder._chunks(sample, 131072))
-    seconds = time.perf_counter() - t
-    out["tokenize_only_names_per_s"] = round(len(sample) / seconds, 1)
+    processes = encoder._tokenizer_processes(len(names), None)
+    out["tokenizer_processes"] = processes
+    for label, procs in (("thread", 0), ("processes", processes)):
+        if label == "processes" and not procs:
+            continue
+        t = time.perf_counter()
+        tokens = sum(int(chunk.lengths.sum()) for chunk in encoder._chunks(sample, 131072, procs))
+        out[f"tokenize_only_names_per_s_{label}"] = round(len(sample) / (time.perf_counter() - t), 1)
     out["mean_tokens_per_name"] = round(tokens / len(sample), 2)
+    # the model alone: batches tokenised beforehand, then only the forward passes and the copies back
+    from xenc_toolkit.index.encoder import _ResultSink
+
+    batches = list(encoder._batches(sample, batch, batch * 16, 131072))
+    result = torch.empty((len(sample), encoder.dimension), dtype=encoder.dtype, device=encoder.device)
+    sink = _ResultSink(result)
+    sync()
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for ids, lengths, positions in batches:
+            sink.put(encoder._embed_batch(encoder.model, encoder.device, ids, lengths), positions)
+    sync()
+    out["model_only_names_per_s"] = round(len(sample) / (time.perf_counter() - t), 1)
+    del batches, result
     if torch.cuda.is_available():
         torch.cuda.set_sync_debug_mode("warn")
         with warnings.catch_warnings(record=True) as caught:
@@ -225,7 +243,9 @@ def gpu(args) -> None:
     figures.update({"kb_names": len(names), "mentions": len(mentions), "mining_seconds": round(seconds, 1)})
     print(f"mining {len(mentions):,} mentions: {seconds:.1f} s", flush=True)
     details["mining_report"] = report["splits"]["train"]
-    details["encoder"] = "BERT-base-sized (12 x 768), random weights, CLS pooling, bf16, max_length 25"
+    details["encoder"] = (
+        f"BERT-base-sized (12 x 768), random weights, CLS pooling, {str(encoder.dtype).split('.')[-1]}, max_length 25"
+    )
     merge_and_write(figures, details, "gpu")
 
 

@@ -265,3 +265,13 @@ def test_encoder_without_padding_matches_padded_batches(tiny_st, mm_kb):
         padded = encoder._embed_batch(encoder.model, encoder.device, chunk.ids, chunk.lengths).numpy()
     assert chunk.lengths.min() < chunk.ids.shape[1]  # a real mix of lengths, masked
     assert np.abs(unpadded[chunk.positions] - padded).max() < 1e-4
+
+
+def test_tokenizer_worker_processes_give_the_same_embeddings(tiny_st, mm_kb):
+    names = mm_kb.name_list[:500]
+    encoder = NameEncoder(str(tiny_st), device="cpu")
+    assert encoder._tokenizer_processes(10_000_000, None) == 0  # automatic: only for large inputs on a GPU
+    assert encoder._tokenizer_processes(100, 2) == 2
+    in_thread = encoder.encode(names, batch_size=32, chunk_size=64, tokenizer_processes=0)
+    in_processes = encoder.encode(names, batch_size=32, chunk_size=64, tokenizer_processes=2)
+    assert np.array_equal(in_thread, in_processes)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
-import itertools
 import json
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -40,6 +40,7 @@ import torch
 from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
+from .tokenize_pool import TokenizerPool, padded_ids
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -239,25 +240,38 @@ class NameEncoder:
 
     def _tokenize_chunk(self, texts: Sequence[str], start: int) -> _TokenChunk:
         """Tokenise, right-pad with numpy (no Python loop over tokens) and sort rows longest first."""
-        ids = self._token_ids(list(texts))
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        width = int(lengths.max()) if len(ids) else 0
-        padded = np.full((len(ids), width), self._pad_id, dtype=np.int32)
-        padded[np.arange(width)[None, :] < lengths[:, None]] = np.fromiter(
-            itertools.chain.from_iterable(ids), dtype=np.int32, count=int(lengths.sum())
-        )
-        order = np.argsort(-lengths, kind="stable")
-        return _TokenChunk(positions=order + start, ids=padded[order], lengths=lengths[order])
+        padded, lengths = padded_ids(self._token_ids(list(texts)), self._pad_id)
+        return _sorted_chunk(padded, lengths, start)
 
-    def _chunks(self, texts: Sequence[str], chunk_size: int) -> Iterator[_TokenChunk]:
-        """Tokenise chunks on a background thread (the Rust tokenizer releases the GIL)."""
+    def _tokenizer_processes(self, n_texts: int, processes: int | None) -> int:
+        """Worker processes for tokenising ``n_texts`` (0: a thread in this process).
+
+        ``None`` = automatic: only for large inputs on a GPU (the case where converting encodings to
+        Python lists under the GIL, not the model, limits speed), one per 4 CPUs, at most 8.
+        """
+        if self._backend is None:
+            return 0
+        if processes is None:
+            if self.device.type != "cuda" or n_texts < 1_000_000:
+                return 0
+            processes = min(8, (os.cpu_count() or 1) // 4)
+        return processes if processes >= 2 else 0
+
+    def _chunks(self, texts: Sequence[str], chunk_size: int, processes: int = 0) -> Iterator[_TokenChunk]:
+        """Tokenise chunks on a background thread (the Rust tokenizer releases the GIL), or in
+        ``processes`` worker processes (:class:`~xenc_toolkit.index.tokenize_pool.TokenizerPool`)."""
         out: queue.Queue = queue.Queue(maxsize=2)
         sentinel = object()
 
         def worker() -> None:
             try:
-                for start in range(0, len(texts), chunk_size):
-                    out.put(self._tokenize_chunk(texts[start : start + chunk_size], start))
+                if processes:
+                    with TokenizerPool(self._backend, self._pad_id, processes) as pool:
+                        for start, padded, lengths in pool.map_chunks(texts, chunk_size):
+                            out.put(_sorted_chunk(padded, lengths, start))
+                else:
+                    for start in range(0, len(texts), chunk_size):
+                        out.put(self._tokenize_chunk(texts[start : start + chunk_size], start))
             except BaseException as exc:  # surfaced in the consumer
                 out.put(exc)
             out.put(sentinel)
@@ -282,10 +296,10 @@ class NameEncoder:
         return batch_size, max_tokens or batch_size * 16
 
     def _batches(
-        self, texts: Sequence[str], batch_size: int, max_tokens: int, chunk_size: int
+        self, texts: Sequence[str], batch_size: int, max_tokens: int, chunk_size: int, processes: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(token ids, lengths, input positions) of each batch: rows of one length, longest first per chunk."""
-        for chunk in self._chunks(texts, chunk_size):
+        for chunk in self._chunks(texts, chunk_size, processes):
             for rows, longest in token_budget_batches(chunk.lengths, batch_size, max_tokens, same_width=True):
                 yield chunk.ids[rows, :longest], chunk.lengths[rows], chunk.positions[rows]
 
@@ -311,6 +325,7 @@ class NameEncoder:
         output: str = "numpy",
         description: str = "encoding",
         devices: Sequence[str] | None = None,
+        tokenizer_processes: int | None = None,
     ) -> np.ndarray | torch.Tensor:
         """Embed ``texts``; returns float32 numpy (``output='numpy'``) or a device tensor (``'torch'``).
 
@@ -318,6 +333,8 @@ class NameEncoder:
         ``batch_size * 16`` on GPU; on CPU at most 256 strings and 4,096 tokens), all of one
         length. ``devices`` (default: the encoder's ``devices``) spreads the batches over
         several devices of the encoder's device type; the result is the same.
+        ``tokenizer_processes``: tokenise in that many worker processes (``None``: automatic, see
+        :meth:`_tokenizer_processes`; 0: a background thread).
         """
         targets = resolve_devices(devices) if devices else self.devices
         if targets and {d.type for d in targets} != {self.device.type}:
@@ -329,7 +346,8 @@ class NameEncoder:
         else:
             result = np.empty((n, self.dimension), dtype=np.float32)
 
-        batches = self._batches(texts, batch_size, max_tokens, chunk_size)
+        processes = self._tokenizer_processes(n, tokenizer_processes)
+        batches = self._batches(texts, batch_size, max_tokens, chunk_size, processes)
         with progress_bar(description, total=n) as bar:
             if targets and (len(targets) > 1 or targets[0] != self.device):
                 self._encode_on_devices(batches, targets, result, bar)
@@ -410,6 +428,11 @@ class NameEncoder:
         if self.normalize:
             emb = torch.nn.functional.normalize(emb, dim=-1)
         return emb
+
+
+def _sorted_chunk(padded: np.ndarray, lengths: np.ndarray, start: int) -> _TokenChunk:
+    order = np.argsort(-lengths, kind="stable")
+    return _TokenChunk(positions=order + start, ids=padded[order], lengths=lengths[order])
 
 
 class _ResultSink:
