@@ -193,7 +193,10 @@ def hold_out(mentions, share: float) -> tuple[list, list]:
     return [m for m in mentions if m.doc_id not in held], [m for m in mentions if m.doc_id in held]
 
 
-def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path:
+def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -> Path:
+    """``build_kb(training mentions) -> (kb, info)`` is called with the training mentions left after the
+    hold-out, so the held-out documents are as new to the KB as the evaluation mentions (``info`` joins
+    the dataset details)."""
     from xenc_toolkit.config import (
         CandidateConfig,
         EncoderConfig,
@@ -209,6 +212,9 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
 
     out = Path(args.work or tempfile.mkdtemp(prefix=f"xenc-{name}-"))
     times: dict[str, float] = {}
+    train_mentions, holdout_mentions = hold_out(train_mentions, args.holdout)
+    kb, kb_info = build_kb(train_mentions)
+    extra = {**extra, **kb_info, "held_out_training_mentions": len(holdout_mentions)}
     t = time.perf_counter()
     index = DenseIndex.build(kb, EncoderConfig(model=minilm_path(), batch_size=512), IndexConfig(), out / "index")
     times["index_s"] = round(time.perf_counter() - t, 1)
@@ -227,7 +233,6 @@ def run(name: str, train_mentions, eval_mentions, kb, args, extra: dict) -> Path
         ),
         seed=0,
     )
-    train_mentions, holdout_mentions = hold_out(train_mentions, args.holdout)
     splits = {"train": train_mentions, "validation": holdout_mentions, "dev": eval_mentions}
     t = time.perf_counter()
     result = Miner(kb, mine_cfg, dense_index=index).mine({k: v for k, v in splits.items() if v})

@@ -5,7 +5,8 @@
 
 The first 80% of sentences (contiguous) are the training portion, the last 20% the
 validation portion (never a random mention split). KB = the distinct surface forms of each
-CUI in the training portion plus its semantic types (cui-semantic-types); validation
+CUI in the training mentions used (less the documents held out for checkpoint choice and the
+fusion weight) plus its semantic types (cui-semantic-types); validation
 mentions whose CUI never occurs in the training portion are absent from the KB: their share
 is reported (kb_coverage) and they stay in every denominator. ``--max-eval`` keeps
 validation mentions at an even stride (a representative sample, still never seen in training).
@@ -46,18 +47,22 @@ def main() -> None:
     block_split(mentions, {"train": 0.8, "dev": 0.2})
     train = [m for m in mentions if m.split == "train"]
     dev = [m for m in mentions if m.split == "dev"]
-    kb = kb_from_mentions(train, source="MedMentions dev, training-portion surface forms")
     n_train, n_dev = len(train), len(dev)
     if args.max_train and len(train) > args.max_train:
         train = random.Random(0).sample(train, args.max_train)
     if args.max_eval and len(dev) > args.max_eval:
         stride = len(dev) / args.max_eval
         dev = [dev[int(i * stride)] for i in range(args.max_eval)]
+
+    def build_kb(kept):
+        """The surface forms of the training mentions left after the hold-out."""
+        return kb_from_mentions(kept, source="MedMentions dev, training-portion surface forms"), {}
+
     run(
         "quality_medmentions",
         train,
         dev,
-        kb,
+        build_kb,
         args,
         {
             "sentences_split": "first 80% train / last 20% validation (contiguous)",

@@ -6,7 +6,7 @@
 
 The KB is MEDIC; with ``--augment`` (default, opt-in in the toolkit: ``add_training_mentions``)
 the training split's mention strings are added as names of their gold concepts (never
-evaluation strings). Composite mentions (several gold ids) count as correct when any gold
+evaluation strings, nor those of the training documents held out for the fusion weight). Composite mentions (several gold ids) count as correct when any gold
 concept is ranked first.
 
 ``--abbreviations`` (off by default; the toolkit's ``corpus.expand_abbreviations``) links train
@@ -69,20 +69,24 @@ def main() -> None:
     train, dev = splits["train"], splits["dev"]
     if args.max_train:
         train = train[: args.max_train]
-    added = 0
-    if args.augment:
-        kb, added = add_mention_names(kb, train)  # surface strings: the same KB with --abbreviations
+
+    def build_kb(kept):
+        """MEDIC, plus (``--augment``) the names of the training mentions left after the hold-out."""
+        if not args.augment:
+            return kb, {"training_mention_names_added": 0}
+        augmented, added = add_mention_names(kb, kept)  # surface strings: the same KB with --abbreviations
+        return augmented, {"training_mention_names_added": added}
+
     run(
         "quality_ncbi_disease",
         train,
         dev,
-        kb,
+        build_kb,
         args,
         {
             "train_mentions": len(train),
             "dev_mentions": len(dev),
             "kb": "MEDIC 2012-07-06",
-            "training_mention_names_added": added,
             "augmented": args.augment,
             "abbreviations_expanded": expanded if args.abbreviations else None,
         },
