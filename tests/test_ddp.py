@@ -37,6 +37,24 @@ pytestmark = [
     pytest.mark.skipif(not _torchrun_available(), reason="torchrun / the gloo backend is not available"),
 ]
 
+
+def _cpu_env(quiet: bool) -> dict[str, str]:
+    """The environment of a CPU-only run of this checkout (gloo), one thread per process."""
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+        XENC_QUIET="1" if quiet else "0",
+        CUDA_VISIBLE_DEVICES="",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+    )
+    return env
+
+
+def _torchrun(processes: int) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+
+
 DRIVER = textwrap.dedent(
     """
     import json
@@ -89,21 +107,9 @@ def ddp_run(tmp_path_factory, tiny_bert, tiny_pipeline):
     trace.mkdir()
     driver = root / "driver.py"
     driver.write_text(DRIVER)
-    env = dict(os.environ)
-    env.update(
-        OMP_NUM_THREADS="1",
-        TOKENIZERS_PARALLELISM="false",
-        XENC_QUIET="0",
-        CUDA_VISIBLE_DEVICES="",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-    )
+    env = _cpu_env(quiet=False)
     command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
+        *_torchrun(2),
         str(driver),
         str(trace),
         "train",
@@ -237,20 +243,13 @@ def test_a_fixed_global_batch_gives_every_launch_the_same_examples(tmp_path, tin
     trace.mkdir()
     driver = tmp_path / "tracer.py"
     driver.write_text(BATCH_TRACER)
-    env = dict(os.environ)
-    env.update(
-        OMP_NUM_THREADS="1",
-        TOKENIZERS_PARALLELISM="false",
-        XENC_QUIET="1",
-        CUDA_VISIBLE_DEVICES="",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-    )
+    env = _cpu_env(quiet=True)
     train = ["train", "--pairs-dir", str(tiny_pipeline["pairs"]), "--base-model", str(tiny_bert)]
     train += ["--max-length", "48", "--global-batch-size", "8", "--max-steps", "3", "--dev-split", "none"]
     train += ["--seed", "0", "--report-to", "none"]
     launches = {
         1: [sys.executable, str(driver)],
-        2: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(driver)],
+        2: [*_torchrun(2), str(driver)],
     }
     for processes, launcher in launches.items():
         command = [*launcher, str(trace), *train, "--output-dir", str(tmp_path / f"run{processes}")]
