@@ -40,6 +40,7 @@ import torch
 from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
+from ..utils.tokenizers import private_rust_tokenizer
 from .tokenize_pool import TokenizerPool, padded_ids
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -197,15 +198,11 @@ class NameEncoder:
         Returns ``None`` (and sets ``tokenizer_fallback``) when there is no Rust tokenizer or the
         copy does not reproduce the transformers tokenizer on probe strings.
         """
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            self.tokenizer_fallback = "no Rust tokenizer"
-            return None
         try:
-            from tokenizers import Tokenizer
-
-            private = Tokenizer.from_str(backend.to_str())
-            private.no_padding()
+            private = private_rust_tokenizer(self.tokenizer)
+            if private is None:
+                self.tokenizer_fallback = "no Rust tokenizer"
+                return None
             side = getattr(self.tokenizer, "truncation_side", "right")
             private.enable_truncation(self.max_length, strategy="longest_first", direction=side)
             self._backend = private

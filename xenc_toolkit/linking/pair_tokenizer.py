@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..utils.tokenizers import private_rust_tokenizer
+
 
 def _unique(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     position: dict[str, int] = {}
@@ -64,21 +66,9 @@ class PairTokenizer:
         self.template = self._template()
 
     def _private_backend(self):
-        """A private copy of the Rust tokenizer with truncation and padding off.
-
-        The transformers wrapper sets truncation/padding on its backend at every call, so the
-        shared backend's state depends on whoever called it last; a copy does not.
-        """
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is None:
-            return None
+        """A private copy of the Rust tokenizer with truncation and padding off (``None``: use the wrapper)."""
         try:
-            from tokenizers import Tokenizer
-
-            private = Tokenizer.from_str(backend.to_str())
-            private.no_truncation()
-            private.no_padding()
-            return private
+            return private_rust_tokenizer(self.tokenizer)
         except Exception:  # noqa: BLE001 - fall back to the wrapper
             return None
 
