@@ -97,7 +97,7 @@ class TorchExactSearcher:
                 scores = block.to(self.dtype) @ self.matrix.T
                 top = torch.topk(scores, shortlist, dim=1, largest=True, sorted=True)
                 values, indices = top.values.float(), top.indices
-                if shortlist > k or self.dtype != torch.float32:
+                if self.dtype != torch.float32:  # half-precision scores: re-score the shortlist in fp32
                     values, indices = self._rescore(block.float(), indices)
                 scores_out[start : start + len(block)] = values[:, :k]
                 ids_out[start : start + len(block)] = indices[:, :k]
