@@ -144,30 +144,35 @@ def _stock_recipe(train_mentions, kb, n_pairs: int, args, out: Path) -> tuple[st
     }
 
 
-def _rerank(model_dir: str, queries, candidate_lists, labels, batch_size: int = 256):
+def _scorer(model_dir: str, batch_size: int = 256):
+    """A model's pair scorer, loaded once for all the lists it scores."""
     from sentence_transformers import CrossEncoder
 
-    from xenc_toolkit.evaluation.ranking import rerank_ranks
-    from xenc_toolkit.linking.scorer import PairScorer, score_candidate_lists
+    from xenc_toolkit.linking.scorer import PairScorer
 
-    model = CrossEncoder(model_dir)
-    t = time.perf_counter()
     # fp32: a reranker whose scores barely vary (a collapsed one) must not tie in bf16 and so inherit
     # the retrieval order
-    scorer = PairScorer(model, batch_size=batch_size, precision="fp32")
+    return PairScorer(CrossEncoder(model_dir), batch_size=batch_size, precision="fp32")
+
+
+def _rerank(scorer, queries, candidate_lists, labels):
+    from xenc_toolkit.evaluation.ranking import rerank_ranks
+    from xenc_toolkit.linking.scorer import score_candidate_lists
+
+    t = time.perf_counter()
     logits = score_candidate_lists(scorer, queries, candidate_lists)
     seconds = time.perf_counter() - t
     return rerank_ranks(logits, labels), logits, seconds
 
 
-def _fit_fusion(model_dir: str, pairs_dir: Path) -> dict:
+def _fit_fusion(scorer, pairs_dir: Path) -> dict:
     """The fusion weight fitted on the held-out training documents' lists (what ``xenc calibrate`` fits)."""
     from xenc_toolkit.linking.fusion import fit_fusion_weight
     from xenc_toolkit.mining.pairs import load_candidate_lists
 
     held = load_candidate_lists(pairs_dir, "validation")
     labels = [list(y) for y in held["labels"]]
-    _, logits, _ = _rerank(model_dir, held["query"], held["candidate_texts"], labels)
+    _, logits, _ = _rerank(scorer, held["query"], held["candidate_texts"], labels)
     return fit_fusion_weight(logits, held["retrieval_scores"], labels)
 
 
@@ -264,10 +269,10 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     summary = train(train_cfg)
     times["xenc_train_s"] = round(time.perf_counter() - t, 1)
     xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
-    reranker_ranks, xenc_logits, xenc_score_s = _rerank(
-        summary["best_dir"], lists["query"], lists["candidate_texts"], labels
-    )
-    fusion = _fit_fusion(summary["best_dir"], out / "pairs") if holdout_mentions else None
+    xenc_scorer = _scorer(summary["best_dir"])
+    reranker_ranks, xenc_logits, xenc_score_s = _rerank(xenc_scorer, lists["query"], lists["candidate_texts"], labels)
+    fusion = _fit_fusion(xenc_scorer, out / "pairs") if holdout_mentions else None
+    del xenc_scorer
     if fusion is not None:
         from xenc_toolkit.evaluation.ranking import rerank_ranks
         from xenc_toolkit.linking.fusion import fuse
@@ -285,11 +290,12 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     # the stock model learnt (mention, preferred name) as positives: score it on each candidate's preferred
     # name as well as on the name retrieval matched, and keep the better of the two for it
     stock_variants = {}
+    stock_scorer = _scorer(stock_dir)
     for shown, texts in (
         ("matched_name", lists["candidate_names"]),
         ("preferred_name", [[kb.preferred_names[kb.resolve(c)] for c in ids] for ids in lists["candidate_ids"]]),
     ):
-        ranks, logits, _ = _rerank(stock_dir, lists["mention"], texts, labels)
+        ranks, logits, _ = _rerank(stock_scorer, lists["mention"], texts, labels)
         stock_variants[shown] = (ranks, logits)
     stock_shown = max(stock_variants, key=lambda k: float(np.mean(stock_variants[k][0] == 0)))
     stock_ranks, stock_logits = stock_variants[stock_shown]
