@@ -99,10 +99,6 @@ class NegativeSampler:
             synonym[check] = self.keys.share_a_key(rows[check], concepts[check], gold)
         return is_gold, synonym
 
-    def is_false_negative(self, concept: int, gold: frozenset[int]) -> bool:
-        is_gold, synonym = self.false_negatives(np.array([0]), np.array([concept]), RowSets.from_sets([gold]))
-        return bool(is_gold[0] or synonym[0])
-
     # ------------------------------------------------------------------ kinds
     def _hard(
         self,
