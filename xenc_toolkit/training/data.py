@@ -126,10 +126,9 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
 
     When the dataset has a ``strata_column`` (default ``label``), each chunk is ordered by
     length bucket *within each label*, and the labels are interleaved by their length
-    quantile: every batch keeps the data's label mix (positives are often shorter than
-    negatives, so plain length order would make batches of mostly positives and batches of
-    mostly negatives, which changes the training trajectory), and within a label the
-    lengths of a batch stay close.
+    quantile: every batch keeps the data's label mix (where lengths and labels correlate,
+    plain length order makes batches skewed towards one label, which changes the training
+    trajectory), and within a label the lengths of a batch stay close.
 
     Deterministic for a given seed and epoch, so an interrupted run resumes with the
     same batches. For evaluation (``shuffle=False``) the batches are in length order.

@@ -20,12 +20,11 @@ batch is ``batch_size x processes x gradient_accumulation_steps``. ``global_batc
 the global batch instead: each update's examples are drawn as one batch and split between the
 processes, so 1, 2 or 8 GPUs see the same examples in the same order (only the arithmetic is
 spread). Under DDP an epoch's last, incomplete batch is dropped, so that every process takes
-the same number of steps. Datasets
-are prepared on the main process first (the others reuse its ``datasets`` cache), the model is
-loaded straight onto each process's device, the evaluator runs once per evaluation on the main
-process (its metrics reach every process), and only the main process deletes stale checkpoints,
-writes checkpoints, TensorBoard logs, ``best/``, ``final/`` and the summary; every process
-returns after the exports exist.
+the same number of steps. Datasets are prepared on the main process first (the others reuse
+its ``datasets`` cache), the model is loaded straight onto each process's device, the
+evaluator runs once per evaluation on the main process (its metrics reach every process), and
+only the main process deletes stale checkpoints, writes checkpoints, TensorBoard logs,
+``best/``, ``final/`` and the summary; every process returns after the exports exist.
 """
 
 from __future__ import annotations
