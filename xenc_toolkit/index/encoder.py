@@ -41,7 +41,7 @@ from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
 from ..utils.tokenizers import private_rust_tokenizer
-from .tokenize_pool import TokenizerPool, padded_ids
+from .tokenize_pool import TokenizerPool, padded_ids, token_ids
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -171,7 +171,6 @@ class NameEncoder:
         self.pooling = pooling
         self.normalize = normalize
         self.tokenizer_fallback: str | None = None  # why the Rust tokenizer path is off, when it is
-        self._backend = None
         self._backend = self._fast_backend()
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
         self.model.eval()
@@ -205,7 +204,6 @@ class NameEncoder:
                 return None
             side = getattr(self.tokenizer, "truncation_side", "right")
             private.enable_truncation(self.max_length, strategy="longest_first", direction=side)
-            self._backend = private
             probes = [
                 "",
                 "a",
@@ -217,20 +215,16 @@ class NameEncoder:
                 " ".join(["hypertensive cardiovascular disease"] * 12),
             ]
             expected = self.tokenizer(probes, truncation=True, max_length=self.max_length)["input_ids"]
-            if [list(e) for e in expected] != [e.ids for e in self._encode_batch(probes)]:
+            if [list(e) for e in expected] != token_ids(private, probes):
                 raise ValueError("token ids differ from the transformers tokenizer on probe strings")
         except Exception as exc:  # noqa: BLE001 - any surprise means: use the transformers tokenizer
             self.tokenizer_fallback = f"Rust tokenizer path off: {exc}"
             return None
         return private
 
-    def _encode_batch(self, texts: list[str]):
-        encode = getattr(self._backend, "encode_batch_fast", None) or self._backend.encode_batch
-        return encode(texts, add_special_tokens=True)
-
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
         if self._backend is not None:
-            return [e.ids for e in self._encode_batch(texts)]
+            return token_ids(self._backend, texts)
         return self.tokenizer(
             texts, truncation=True, max_length=self.max_length, return_attention_mask=False, return_token_type_ids=False
         )["input_ids"]

@@ -39,9 +39,14 @@ def _init(tokenizer_json: str) -> None:
     _WORKER_TOKENIZER = Tokenizer.from_str(tokenizer_json)
 
 
+def token_ids(backend, texts: list[str]) -> list[list[int]]:
+    """Token ids (special tokens included) of ``texts`` from a Rust tokenizer, without offsets when it can."""
+    encode = getattr(backend, "encode_batch_fast", None) or backend.encode_batch
+    return [e.ids for e in encode(texts, add_special_tokens=True)]
+
+
 def _encode(texts: list[str], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    encode = getattr(_WORKER_TOKENIZER, "encode_batch_fast", None) or _WORKER_TOKENIZER.encode_batch
-    return padded_ids([e.ids for e in encode(texts, add_special_tokens=True)], pad_id)
+    return padded_ids(token_ids(_WORKER_TOKENIZER, texts), pad_id)
 
 
 class TokenizerPool:
