@@ -11,8 +11,20 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+import pyarrow as pa
+
 from ..corpora.mention import Mention
 from .model import ConceptRecord, KnowledgeBase
+
+
+def _with_mention_counts(kb: KnowledgeBase, counts: Mapping[tuple[int, str], int]) -> KnowledgeBase:
+    """``kb`` with its ``names.mentions`` column set to ``counts[(concept index, name)]`` (default 0)."""
+    column = [counts.get(key, 0) for key in zip(kb.name_concept.tolist(), kb.name_list, strict=True)]
+    names = kb.names
+    if "mentions" in names.column_names:
+        names = names.drop_columns(["mentions"])
+    names = names.append_column("mentions", pa.array(column, pa.int32()))
+    return KnowledgeBase(concepts=kb.concepts, names=names, aliases=kb.aliases, metadata=kb.metadata)
 
 
 def kb_from_mentions(
@@ -24,6 +36,7 @@ def kb_from_mentions(
 
     Composite mentions (several gold ids) are skipped: their string names none of the concepts alone.
     Names are the surface strings (``Mention.surface_text``), also for expanded abbreviations.
+    Each name row records how many mentions carried it (``KnowledgeBase.name_mentions``).
     """
     surface: dict[str, Counter] = defaultdict(Counter)
     types: dict[str, set[str]] = defaultdict(set)
@@ -40,26 +53,35 @@ def kb_from_mentions(
         names = [name for name, _ in surface[cid].most_common()]
         tuis = list((types_map or {}).get(cid, ())) or sorted(types[cid])
         records.append(ConceptRecord(concept_id=cid, names=names, preferred_name=names[0], types=tuis))
-    return KnowledgeBase.from_records(records, metadata={"source": source, "from_mentions": n_mentions})
+    kb = KnowledgeBase.from_records(records, metadata={"source": source, "from_mentions": n_mentions})
+    index = kb.id_to_index
+    return _with_mention_counts(kb, {(index[cid], name): n for cid in surface for name, n in surface[cid].items()})
 
 
 def add_mention_names(kb: KnowledgeBase, mentions: Iterable[Mention]) -> tuple[KnowledgeBase, int]:
     """A copy of ``kb`` whose concepts also carry the (single-gold) mention strings as names.
 
-    Returns the new KB and the number of names added. Opt-in augmentation with
+    Returns the new KB and the number of names added. Every name row records how many of the
+    mentions carried it (``KnowledgeBase.name_mentions``, added to any earlier counts), also where
+    the string already was a dictionary name. Opt-in augmentation with
     training mentions only (BioSyn-style); gold ids not in the KB are ignored. The names are the
     surface strings (``Mention.surface_text``: "DMD", not its expansion), so the KB is the same
     with or without ``corpus.expand_abbreviations``.
     """
     extra: dict[int, list[str]] = defaultdict(list)
+    counts: Counter = Counter()
     for mention in mentions:
         if len(mention.gold_ids) != 1:
             continue
         index = kb.resolve(mention.gold_ids[0])
         if index is not None:
             extra[index].append(mention.surface_text)
+            counts[index, mention.surface_text] += 1
     if not extra:
         return kb, 0
+    for key, n in zip(zip(kb.name_concept.tolist(), kb.name_list, strict=True), kb.name_mentions.tolist(), strict=True):
+        if n:
+            counts[key] += n
     ids, preferred, types = kb.concept_ids, kb.preferred_names, kb.concept_types
     names = kb.name_list
     own: dict[int, list[str]] = defaultdict(list)
@@ -77,5 +99,5 @@ def add_mention_names(kb: KnowledgeBase, mentions: Iterable[Mention]) -> tuple[K
     ]
     meta = {k: v for k, v in kb.metadata.items() if k != "checksum"}
     meta["augmented_with_mentions"] = sum(len(v) for v in extra.values())
-    new = KnowledgeBase.from_records(records, metadata=meta)
+    new = _with_mention_counts(KnowledgeBase.from_records(records, metadata=meta), counts)
     return new, new.n_names - kb.n_names

@@ -48,7 +48,10 @@ class KnowledgeBase:
         concepts: Arrow table with ``concept_id`` (str), ``preferred_name`` (str),
             ``types`` (list<str> of TUIs or other type codes) and ``definition`` (str, nullable).
         names: Arrow table with ``name`` (str) and ``concept_index`` (int32): every
-            distinct name of every concept (a string may appear for several concepts).
+            distinct name of every concept (a string may appear for several concepts); a KB built
+            from or augmented with annotated mentions also has ``mentions`` (int32): how many
+            training mentions carried this exact string for this concept (0 for dictionary names),
+            the prior that orders equally similar candidates (:attr:`name_mentions`).
         aliases: Arrow table ``alias_id`` (str) -> ``concept_index`` (int32): alternative
             ids that resolve to a concept (MEDIC alt ids, retired CUIs merged by MRCUI).
         metadata: provenance (source kind, files, filters, counts) and the checksum.
@@ -169,6 +172,19 @@ class KnowledgeBase:
         return self.names.column("concept_index").to_numpy().astype(np.int32, copy=False)
 
     @functools.cached_property
+    def name_mentions(self) -> np.ndarray:
+        """Training mentions per name row (the ``mentions`` column; zeros when the KB has none)."""
+        if "mentions" not in self.names.column_names:
+            return np.zeros(self.n_names, dtype=np.int32)
+        return self.names.column("mentions").to_numpy().astype(np.int32, copy=False)
+
+    @functools.cached_property
+    def concept_mentions(self) -> np.ndarray:
+        """Training mentions per concept: the sum of :attr:`name_mentions` over its names."""
+        counts = np.bincount(self.name_concept, weights=self.name_mentions, minlength=self.n_concepts)
+        return counts.astype(np.int64)
+
+    @functools.cached_property
     def id_to_index(self) -> dict[str, int]:
         mapping = {cid: i for i, cid in enumerate(self.concept_ids)}
         if self.aliases.num_rows:
@@ -276,12 +292,13 @@ class KnowledgeBase:
         concepts = self.concepts.take(pa.array(keep))
         new_index = remap[self.name_concept]
         name_rows = np.nonzero(new_index >= 0)[0]
-        names = pa.table(
-            {
-                "name": self.names.column("name").take(pa.array(name_rows)),
-                "concept_index": pa.array(new_index[name_rows].astype(np.int32)),
-            }
-        )
+        names = {
+            "name": self.names.column("name").take(pa.array(name_rows)),
+            "concept_index": pa.array(new_index[name_rows].astype(np.int32)),
+        }
+        if "mentions" in self.names.column_names:
+            names["mentions"] = self.names.column("mentions").take(pa.array(name_rows))
+        names = pa.table(names)
         alias_index = self.aliases.column("concept_index").to_numpy().astype(np.int64)
         alias_new = remap[alias_index] if len(alias_index) else alias_index
         alias_rows = np.nonzero(alias_new >= 0)[0]

@@ -65,10 +65,81 @@ def _take_top_per_row(rows: np.ndarray, values: dict[str, np.ndarray], n_rows: i
     return out
 
 
+TIE_TOLERANCE = 1e-6
+_PRIOR_BITS, _ROW_BITS = 12, 27
+
+
+def break_ties(
+    name_ids: np.ndarray,
+    scores: np.ndarray,
+    name_concept: np.ndarray,
+    name_prior: np.ndarray | None = None,
+    concept_prior: np.ndarray | None = None,
+    tolerance: float = TIE_TOLERANCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Order each row's equally similar names by a prior, the same way on every device.
+
+    A string shared by several concepts ("DM": myotonic dystrophy, diabetes mellitus) gets one
+    embedding, so its concepts score alike and the searcher's order among them is arbitrary (faiss
+    on CPU and the torch search on GPU disagree). In rows sorted by score, names within
+    ``tolerance`` of the previous one form a tie group; within it, names go by the training
+    mentions that carried that exact string for that concept (``name_prior``), then the concept's
+    training mentions (``concept_prior``; both saturate at 4,095), then name row. The group's
+    scores are set to its first (best), so later steps (fusion with reranker logits) see them as
+    equal and keep this order. Invalid entries (id -1) stay at the end of their row. Only rows
+    holding a tie are re-sorted. The tolerance is tight on purpose: a looser one would chain the
+    dense score ranges of a large KB's top names into one group.
+    """
+    n_rows, k = name_ids.shape
+    if k < 2 or n_rows == 0:
+        return name_ids, scores
+    if name_concept.shape[0] >= 1 << _ROW_BITS or k >= 1 << (64 - 2 * _PRIOR_BITS - _ROW_BITS - 1):
+        raise ValueError(f"break_ties handles up to {1 << _ROW_BITS:,} names and short rows; got k={k}")
+    valid = name_ids >= 0
+    with np.errstate(invalid="ignore"):  # -inf - -inf past a row's end
+        filled = np.where(valid, scores, -np.inf).astype(np.float64)
+        tied = (filled[:, :-1] - filled[:, 1:] <= tolerance) & valid[:, 1:]
+    rows = np.flatnonzero(tied.any(axis=1))
+    if not len(rows):
+        return name_ids, scores
+    ids, sub_valid = name_ids[rows], valid[rows]
+    starts = np.concatenate([np.ones((len(rows), 1), dtype=bool), ~tied[rows]], axis=1)
+    first = np.maximum.accumulate(np.where(starts, np.arange(k), 0), axis=1)
+    safe = np.where(sub_valid, ids, 0).astype(np.int64)
+    cap = (1 << _PRIOR_BITS) - 1
+    by_name = cap - np.minimum(name_prior[safe], cap) if name_prior is not None else 0
+    by_concept = cap - np.minimum(concept_prior[name_concept[safe]], cap) if concept_prior is not None else 0
+    group = np.where(sub_valid, first, k).astype(np.int64)
+    key = (
+        (group << (2 * _PRIOR_BITS + _ROW_BITS))
+        | (np.asarray(by_name, np.int64) << (_PRIOR_BITS + _ROW_BITS))
+        | (np.asarray(by_concept, np.int64) << _ROW_BITS)
+        | safe
+    )
+    order = np.argsort(key, axis=1)
+    within = np.arange(len(rows))[:, None]
+    new_scores = np.where(sub_valid, scores[rows][within, first], scores[rows]).astype(scores.dtype, copy=False)
+    name_ids, scores = name_ids.copy(), scores.copy()
+    name_ids[rows] = ids[within, order]
+    scores[rows] = new_scores[within, order]
+    return name_ids, scores
+
+
 def aggregate_to_concepts(
-    name_ids: np.ndarray, scores: np.ndarray, name_concept: np.ndarray, n: int, generator: str
+    name_ids: np.ndarray,
+    scores: np.ndarray,
+    name_concept: np.ndarray,
+    n: int,
+    generator: str,
+    name_prior: np.ndarray | None = None,
+    concept_prior: np.ndarray | None = None,
 ) -> CandidateLists:
-    """Turn per-mention top-K names (sorted by score) into top-``n`` concepts (max over names)."""
+    """Turn per-mention top-K names (sorted by score) into top-``n`` concepts (max over names).
+
+    Equal scores are ordered by the priors (:func:`break_ties`), so the result does not depend on
+    the searcher's order among ties.
+    """
+    name_ids, scores = break_ties(name_ids, scores, name_concept, name_prior, concept_prior)
     n_rows, k = name_ids.shape
     valid = name_ids >= 0
     concepts = np.where(valid, name_concept[np.where(valid, name_ids, 0)], -1).astype(np.int64)
@@ -202,11 +273,17 @@ class CandidateGenerator:
         if embeddings is None:
             embeddings = self.dense_embeddings(texts)
         scores, ids = self.dense_index.search(embeddings, self.top_k_names, progress=True)
-        return aggregate_to_concepts(ids, scores, self.kb.name_concept, self.cfg.n_candidates, "dense")
+        return self._aggregate(ids, scores, "dense")
 
     def tfidf_candidates(self, texts: Sequence[str]) -> CandidateLists:
         scores, ids = self.tfidf.search(texts, self.top_k_names, progress=True)
-        return aggregate_to_concepts(ids, scores, self.kb.name_concept, self.cfg.n_candidates, "tfidf")
+        return self._aggregate(ids, scores, "tfidf")
+
+    def _aggregate(self, ids: np.ndarray, scores: np.ndarray, generator: str) -> CandidateLists:
+        kb = self.kb
+        return aggregate_to_concepts(
+            ids, scores, kb.name_concept, self.cfg.n_candidates, generator, kb.name_mentions, kb.concept_mentions
+        )
 
     def generate(self, texts: Sequence[str], dense_texts: Sequence[str] | None = None) -> dict[str, CandidateLists]:
         """All lists the configured generator needs; the key ``'final'`` is the one used downstream."""
