@@ -95,6 +95,22 @@ def _is_sentence_transformers_dir(path: str) -> bool:
     return Path(path, "modules.json").exists()
 
 
+def resolve_pooling(model: str, pooling: str = "auto") -> str:
+    """The pooling :class:`NameEncoder` applies to ``model``: 'cls' or 'mean'.
+
+    ``'auto'`` is a local sentence-transformers directory's own pooling (its first Pooling
+    module), else CLS (plain Hugging Face models, as SapBERT).
+
+    Raises:
+        XencError: the pooling (given, or the sentence-transformers directory's) is neither CLS nor mean.
+    """
+    if pooling == "auto":
+        pooling = (_read_st_pooling(model) if _is_sentence_transformers_dir(model) else None) or "cls"
+    if pooling not in ("cls", "mean"):
+        raise XencError(f"encoder {model!r}: pooling {pooling!r} is not supported (expected 'cls' or 'mean')")
+    return pooling
+
+
 @dataclass
 class EncoderInfo:
     """What the index manifest records about the encoder."""
@@ -154,7 +170,6 @@ class NameEncoder:
         self.max_length = max_length
         self.model_name = model
         self.revision = revision
-        st_pooling = _read_st_pooling(model) if _is_sentence_transformers_dir(model) else None
         normalize = True
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
@@ -164,11 +179,7 @@ class NameEncoder:
                 self.model = AutoModel.from_pretrained(model, revision=revision)
         except OSError as exc:
             raise XencError(f"cannot load encoder {model!r}: {str(exc).splitlines()[0]}") from exc
-        if pooling == "auto":
-            pooling = st_pooling or "cls"
-        if pooling not in ("cls", "mean"):
-            raise XencError(f"encoder {model!r}: pooling {pooling!r} is not supported (expected 'cls' or 'mean')")
-        self.pooling = pooling
+        self.pooling = resolve_pooling(model, pooling)
         self.normalize = normalize
         self.tokenizer_fallback: str | None = None  # why the Rust tokenizer path is off, when it is
         self._backend = self._fast_backend()
