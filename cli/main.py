@@ -21,7 +21,7 @@ from .options import config_command
 app = typer.Typer(
     name="xenc",
     help="Fine-tune sentence-transformers CrossEncoders to link biomedical mentions to UMLS concepts.\n\n"
-    "Pipeline: build-index -> mine -> train -> \\[calibrate] -> evaluate; link for Stage-3 inference; "
+    "Pipeline: \\[tune-encoder] -> build-index -> mine -> train -> \\[calibrate] -> evaluate; link for Stage-3 inference; "
     "quickstart runs it all offline on bundled MedMentions data.",
     no_args_is_help=True,
     add_completion=False,
@@ -32,6 +32,10 @@ app = typer.Typer(
 
 def _build_index(cfg: C.BuildIndexConfig) -> None:
     render.index_summary(api.build_index(cfg))
+
+
+def _tune_encoder(cfg: C.TuneEncoderConfig) -> None:
+    render.tuning_summary(api.tune_encoder(cfg))
 
 
 def _mine(cfg: C.MineConfig) -> None:
@@ -77,6 +81,12 @@ def _quickstart(cfg: C.QuickstartConfig) -> None:
 
 
 COMMANDS = [
+    (
+        "tune-encoder",
+        C.TuneEncoderConfig,
+        _tune_encoder,
+        "Optional: fine-tune the bi-encoder on the KB's synonyms (SapBERT-style), then build-index with it.",
+    ),
     ("build-index", C.BuildIndexConfig, _build_index, "Embed every KB name with a bi-encoder and build the index."),
     ("mine", C.MineConfig, _mine, "Candidates + positive/hard/type/random negative pairs for each mention."),
     ("train", C.TrainConfig, _train, "Fine-tune a sentence-transformers CrossEncoder on mined pairs."),

@@ -45,6 +45,32 @@ def index_summary(index) -> None:
     )
 
 
+def tuning_summary(summary: dict) -> None:
+    pairs = summary["pairs"]
+    training = summary["training"]
+    monitor = summary.get("monitor") or {}
+    before, after = monitor.get("before") or {}, monitor.get("after") or {}
+    rows = [
+        ("directory", summary["output_dir"]),
+        ("base model", summary["base_model"]),
+        ("pooling / dimension", f"{summary['pooling']} / {summary['dimension']}"),
+        ("name pairs", pairs.get("name_pairs")),
+        ("mention pairs", pairs.get("mention_pairs")),
+        ("concepts", pairs.get("concepts")),
+        ("steps", training.get("steps")),
+        ("batch (pairs)", training.get("batch_size")),
+        ("samples / s", training.get("train_samples_per_second")),
+        ("train loss", training.get("train_loss")),
+    ]
+    if before and after:
+        rows += [
+            (f"in-batch loss ({before['pairs']:,} pairs)", f"{before['loss']:.4f} -> {after['loss']:.4f}"),
+            ("in-batch accuracy", f"{before['accuracy']:.4f} -> {after['accuracy']:.4f}"),
+        ]
+    rows.append(("next", f"xenc build-index --encoder-model {summary['output_dir']}"))
+    key_values("xenc tune-encoder", rows)
+
+
 def mining_summary(report: dict) -> None:
     table = Table(title="xenc mine: candidate recall and pairs", title_justify="left")
     for column in ("split", "mentions", "gold not in KB", "generator", "recall@1", "recall@5", "recall@N", "pairs"):

@@ -29,6 +29,7 @@ from .config import (
     QuickstartConfig,
     StatsConfig,
     TrainConfig,
+    TuneEncoderConfig,
     dump_config,
 )
 from .errors import ConfigError, SkipReport, XencError
@@ -94,6 +95,36 @@ def build_index(cfg: BuildIndexConfig):
         kb, added = add_mention_names(kb, mentions)
         log(f"added {added:,} training-mention names to the KB (add_training_mentions)")
     return DenseIndex.build(kb, cfg.encoder, cfg.index, output_dir=cfg.output_dir, seed=cfg.seed)
+
+
+def tune_encoder(cfg: TuneEncoderConfig) -> dict[str, Any]:
+    """Fine-tune the bi-encoder on the KB's synonyms (and training mentions); writes ``cfg.output_dir``.
+
+    Returns the tuning summary (pairs, steps, in-batch loss before and after). Build the index
+    with the result: ``BuildIndexConfig(encoder=EncoderConfig(model=str(cfg.output_dir)), ...)``.
+    """
+    from .index.tuning import tune_encoder as _tune_encoder
+
+    kb = _load_kb(cfg.kb, "tune-encoder")
+    kb = kb.filter_types(cfg.kb.semantic_types, cfg.kb.semantic_groups) if kb.metadata.get("source") == "saved" else kb
+    mentions = None
+    if cfg.tuning.use_mentions:
+        splits = cfg.tuning.mention_splits
+        grouped = _by_split(_load_corpus(cfg.corpus, "tune-encoder (tuning.use_mentions)"), splits)
+        mentions = [m for split in splits for m in grouped[split]]
+    return _tune_encoder(
+        kb,
+        cfg.base_model,
+        cfg.output_dir,
+        cfg.tuning,
+        mentions,
+        pooling=cfg.pooling,
+        max_length=cfg.max_length,
+        revision=cfg.revision,
+        device=cfg.device,
+        seed=cfg.seed,
+        run_config=dump_config(cfg),
+    )
 
 
 def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> dict[str, Any]:

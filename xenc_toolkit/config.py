@@ -105,6 +105,50 @@ class EncoderConfig(Section):
     )
 
 
+class EncoderTuningConfig(Section):
+    """SapBERT-style fine-tuning of the bi-encoder on the KB's synonyms (``xenc tune-encoder``).
+
+    Training pairs are two different names of one concept (and, with ``use_mentions``, a training
+    mention and a name of its gold concept); every other pair of a batch is a negative, and no
+    batch holds two pairs of one concept (see :mod:`xenc_toolkit.index.tuning`).
+    """
+
+    max_pairs_per_concept: int = Field(
+        50, ge=1, description="name pairs drawn per concept (all pairs when it has fewer; SapBERT used 50)"
+    )
+    use_mentions: bool = Field(
+        False,
+        description="also pair each training mention with a name of its gold concept (needs corpus.path; "
+        "never evaluation mentions)",
+    )
+    mention_splits: list[str] = Field(["train"], description="corpus splits whose mentions are paired (use_mentions)")
+    directions: Literal["query_to_doc", "symmetric", "all"] = Field(
+        "symmetric",
+        description="in-batch softmax: anchor->names ('query_to_doc'), both ways ('symmetric'), or also "
+        "anchor->anchors and name->names ('all', one joint softmax)",
+    )
+    scale: float = Field(20.0, gt=0, description="cosine-similarity scale (inverse temperature) of the loss")
+    learning_rate: float = Field(2e-5, gt=0, description="peak learning rate (SapBERT: 2e-5)")
+    batch_size: int = Field(256, ge=2, description="pairs per step: each pair's negatives are the batch's other pairs")
+    mini_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="embed a batch in chunks of this many texts (GradCache: CachedMultipleNegativesRankingLoss), "
+        "so large batches fit in memory; the loss is the same",
+    )
+    epochs: float = Field(1.0, gt=0, description="passes over the pairs")
+    max_steps: int | None = Field(None, ge=1, description="stop after this many updates (overrides epochs)")
+    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps with linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPUs that have it")
+    monitor_pairs: int = Field(
+        1024,
+        ge=0,
+        description="pairs (a fixed sample) on which the in-batch loss and accuracy are measured before and "
+        "after tuning (0 = off)",
+    )
+
+
 class IndexConfig(Section):
     """The nearest-neighbour index over name embeddings."""
 
@@ -205,6 +249,26 @@ class BuildIndexConfig(CommonConfig):
     add_training_mentions: bool = Field(
         False, description="add the training split's mention strings as extra names of their gold concepts (opt-in)"
     )
+    corpus: CorpusConfig = CorpusConfig()
+
+
+class TuneEncoderConfig(CommonConfig):
+    """``xenc tune-encoder``: fine-tune the bi-encoder on the KB's synonyms (optional, before build-index).
+
+    Writes a plain sentence-transformers directory (with the pooling the index's name encoder
+    uses); build the index with it: ``xenc build-index --encoder-model <output_dir>``.
+    """
+
+    output_dir: Path = Field(Path("xenc-output/encoder"), description="tuned model directory to write")
+    kb: KBConfig = KBConfig()
+    base_model: str = Field(DEFAULT_ENCODER, description="bi-encoder to start from (sentence-transformers or HF)")
+    revision: str | None = Field(None, description="base model revision (branch, tag or commit) on the Hub")
+    pooling: Literal["auto", "cls", "mean"] = Field(
+        "auto", description="'auto': a sentence-transformers model's own pooling, CLS for plain HF models (as SapBERT)"
+    )
+    max_length: int = Field(25, ge=4, le=512, description="max tokens per name/mention")
+    device: str | None = Field(None, description="'cuda' or 'cpu'; default: GPU when present")
+    tuning: EncoderTuningConfig = EncoderTuningConfig()
     corpus: CorpusConfig = CorpusConfig()
 
 
@@ -385,6 +449,7 @@ class QuickstartConfig(CommonConfig):
 
 COMMAND_CONFIGS: dict[str, type[CommonConfig]] = {
     "build-index": BuildIndexConfig,
+    "tune-encoder": TuneEncoderConfig,
     "mine": MineConfig,
     "train": TrainConfig,
     "evaluate": EvaluateConfig,

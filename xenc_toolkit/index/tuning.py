@@ -1,0 +1,692 @@
+"""SapBERT-style fine-tuning of the bi-encoder on a knowledge base's synonyms.
+
+Retrieval caps linking accuracy: the reranker only reorders the candidates the bi-encoder
+finds. A general-purpose encoder (all-MiniLM-L6-v2) or even SapBERT has never seen this KB's
+names; this module teaches it that the names of one concept belong together, as SapBERT
+(Liu et al., 2021) did over all of UMLS, with the sentence-transformers trainer:
+
+* **pairs** (:func:`build_training_pairs`): two different names of one concept (at most
+  ``max_pairs_per_concept`` per concept, drawn with a seed; names differing only in case,
+  accents or punctuation count as one), plus optionally (training mention, a name of its gold
+  concept). Only training mentions may be passed: mentions of an evaluation split ("dev",
+  "validation", "test") are refused, since an encoder tuned on them would make the evaluation
+  mentions easy to retrieve. Composite mentions (several gold ids) name no single concept and
+  are skipped, as are mentions whose gold id the KB does not know;
+* **loss**: ``MultipleNegativesRankingLoss`` (InfoNCE over cosine similarities): each pair's
+  negatives are the other pairs of its batch (``CachedMultipleNegativesRankingLoss``, the same
+  loss with GradCache, when ``mini_batch_size`` is set, so large batches fit in memory);
+* **batches** (:class:`ConceptUniqueBatchSampler`): a batch never holds two pairs of one
+  concept, since the second pair's names would be scored as negatives of the first pair's
+  anchor while being its synonyms. sentence-transformers' ``NO_DUPLICATES`` sampler compares
+  texts only and cannot see that. Two different concepts may still share a name string (an
+  ambiguous name such as "MI"); such pairs can meet in a batch, as they are different concepts;
+* **output**: a plain sentence-transformers directory (Transformer -> CLS or mean pooling ->
+  L2 normalisation, the pooling :class:`~xenc_toolkit.index.encoder.NameEncoder` applies to the
+  base model, so that ``DenseIndex.build(kb, EncoderConfig(model=<dir>), ...)`` embeds exactly
+  what was trained), written atomically, plus ``xenc_encoder_tuning.json`` (the tuning config,
+  pair counts, the KB checksum, training figures and the in-batch loss before and after).
+
+Training runs in one process (one GPU, or CPU).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+import math
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers.base.sampler import DefaultBatchSampler
+
+from ..config import EncoderTuningConfig, dump_config
+from ..corpora.mention import Mention
+from ..errors import ConfigError, XencError
+from ..kb.model import KnowledgeBase
+from ..kb.normalize import normalize_name
+from ..utils.io import atomic_directory, atomic_write_json
+from ..utils.progress import log, track
+from .encoder import _is_sentence_transformers_dir, resolve_device, resolve_pooling
+
+TUNING_INFO_FILE = "xenc_encoder_tuning.json"
+EVALUATION_SPLITS = frozenset({"dev", "validation", "test"})
+_PROGRESS_MIN_CONCEPTS = 200_000  # pairing shows a progress bar for KBs this large
+
+
+# --------------------------------------------------------------------------- pairs
+@dataclass
+class TrainingPairs:
+    """(anchor, positive) texts for in-batch-negative training, each with the concept it names.
+
+    Attributes:
+        anchors / positives: the two texts of each pair.
+        concepts: KB concept index of each pair (int64), which the batch sampler keeps unique per batch.
+        from_mention: whether a pair's anchor is a training mention (else both texts are KB names).
+        counts: how many pairs of each kind were made and how many inputs were skipped, by reason.
+    """
+
+    anchors: list[str]
+    positives: list[str]
+    concepts: np.ndarray
+    from_mention: np.ndarray
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.anchors)
+
+    def select(self, rows: Sequence[int] | np.ndarray) -> TrainingPairs:
+        """The pairs at ``rows`` (counts are kept as they were)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return TrainingPairs(
+            anchors=[self.anchors[i] for i in rows.tolist()],
+            positives=[self.positives[i] for i in rows.tolist()],
+            concepts=self.concepts[rows],
+            from_mention=self.from_mention[rows],
+            counts=dict(self.counts),
+        )
+
+    def to_dataset(self):
+        """A ``datasets.Dataset`` with ``anchor`` and ``positive`` columns (the loss's two inputs)."""
+        from datasets import Dataset
+
+        return Dataset.from_dict({"anchor": self.anchors, "positive": self.positives})
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[TrainingPairs]) -> TrainingPairs:
+        counts: dict[str, int] = {}
+        for part in parts:
+            for key, value in part.counts.items():
+                counts[key] = counts.get(key, 0) + value
+        return cls(
+            anchors=[a for part in parts for a in part.anchors],
+            positives=[p for part in parts for p in part.positives],
+            concepts=np.concatenate([part.concepts for part in parts]).astype(np.int64, copy=False),
+            from_mention=np.concatenate([part.from_mention for part in parts]).astype(bool, copy=False),
+            counts=counts,
+        )
+
+
+def _pair_indices(k: int, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n_pairs`` distinct unordered pairs ``(i, j)``, ``i < j < k``, drawn uniformly (all of them when fewer).
+
+    Pairs are numbered row by row over the upper triangle and drawn by number, so a concept
+    with thousands of names never materialises all its pairs.
+    """
+    total = k * (k - 1) // 2
+    if total <= n_pairs:
+        first, second = np.triu_indices(k, 1)
+        return first.astype(np.int64), second.astype(np.int64)
+    return _decode_pairs(np.sort(rng.choice(total, size=n_pairs, replace=False)), k)
+
+
+def _decode_pairs(numbers: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair numbers -> ``(i, j)``: row ``i`` holds pairs ``(i, i+1) .. (i, k-1)`` and starts at ``i*k - i*(i+1)/2``."""
+    p = np.asarray(numbers, dtype=np.int64)
+
+    def start(row: np.ndarray) -> np.ndarray:
+        return row * k - row * (row + 1) // 2
+
+    i = (k - 2 - np.floor(np.sqrt(4.0 * k * (k - 1) - 8.0 * p - 7.0) / 2.0 - 0.5)).astype(np.int64)
+    i = np.where(start(i) > p, i - 1, i)  # the square root's rounding, for very large k
+    i = np.where(start(i + 1) <= p, i + 1, i)
+    return i, p - start(i) + i + 1
+
+
+def name_pairs(kb: KnowledgeBase, max_pairs_per_concept: int = 50, seed: int = 42) -> TrainingPairs:
+    """Pairs of two different names of one concept, at most ``max_pairs_per_concept`` per concept.
+
+    Names whose normalised forms agree ("Asthma", "asthma") count as one name (the first one
+    in KB order is used): such a pair teaches nothing. Pairs are drawn uniformly without
+    replacement with ``seed`` and each is oriented at random (which name is the anchor).
+    """
+    if max_pairs_per_concept < 1:
+        raise ConfigError(f"max_pairs_per_concept must be at least 1, got {max_pairs_per_concept}")
+    rng = np.random.default_rng(seed)
+    names = kb.name_list
+    anchors: list[str] = []
+    positives: list[str] = []
+    concepts: list[np.ndarray] = []
+    one_name = 0
+    paired = 0
+    indices = range(kb.n_concepts)
+    if kb.n_concepts >= _PROGRESS_MIN_CONCEPTS:
+        indices = track(indices, "pairing KB names", total=kb.n_concepts)
+    for concept in indices:
+        rows = kb.names_of(concept)
+        if len(rows) < 2:
+            one_name += 1
+            continue
+        distinct: dict[str, str] = {}
+        for row in rows.tolist():
+            distinct.setdefault(normalize_name(names[row]), names[row])
+        if len(distinct) < 2:
+            one_name += 1
+            continue
+        texts = list(distinct.values())
+        first, second = _pair_indices(len(texts), max_pairs_per_concept, rng)
+        flip = rng.random(len(first)) < 0.5
+        for a, b, swap in zip(first.tolist(), second.tolist(), flip.tolist(), strict=True):
+            anchors.append(texts[b] if swap else texts[a])
+            positives.append(texts[a] if swap else texts[b])
+        concepts.append(np.full(len(first), concept, dtype=np.int64))
+        paired += 1
+    n = len(anchors)
+    return TrainingPairs(
+        anchors=anchors,
+        positives=positives,
+        concepts=np.concatenate(concepts) if concepts else np.zeros(0, dtype=np.int64),
+        from_mention=np.zeros(n, dtype=bool),
+        counts={"name_pairs": n, "concepts_paired": paired, "concepts_with_one_name": one_name},
+    )
+
+
+def mention_pairs(kb: KnowledgeBase, mentions: Iterable[Mention], seed: int = 42) -> TrainingPairs:
+    """(mention text, a name of its gold concept) for each distinct training mention.
+
+    The anchor is ``Mention.text``, the string retrieval embeds (the long form of an expanded
+    abbreviation); the positive is one of the gold concept's names whose normalised form differs
+    from the mention's, drawn with ``seed``. A mention string repeated for one concept gives one
+    pair. Skipped, and counted: mentions without a gold id, composite mentions (several gold
+    ids), gold ids the KB does not know, and mentions whose concept has no other name.
+
+    Raises:
+        XencError: a mention belongs to an evaluation split ("dev", "validation", "test"):
+            evaluation mentions must never tune the encoder.
+    """
+    rng = np.random.default_rng(seed)
+    names = kb.name_list
+    keyed: dict[int, list[tuple[str, str]]] = {}
+    seen: set[tuple[str, int]] = set()
+    anchors: list[str] = []
+    positives: list[str] = []
+    concepts: list[int] = []
+    skipped = {"unlinked": 0, "composite": 0, "unknown_id": 0, "duplicate": 0, "no_other_name": 0}
+    for mention in mentions:
+        if mention.split in EVALUATION_SPLITS:
+            where = mention.source or mention.mention_id
+            raise XencError(
+                f"{where}: mention {mention.text!r} is from the {mention.split!r} split; evaluation mentions "
+                "must not tune the encoder (pass training mentions only)"
+            )
+        if not mention.gold_ids:
+            skipped["unlinked"] += 1
+            continue
+        if len(mention.gold_ids) > 1:
+            skipped["composite"] += 1
+            continue
+        concept = kb.resolve(mention.gold_ids[0])
+        if concept is None:
+            skipped["unknown_id"] += 1
+            continue
+        key = normalize_name(mention.text)
+        if (key, concept) in seen:
+            skipped["duplicate"] += 1
+            continue
+        seen.add((key, concept))
+        own = keyed.get(concept)
+        if own is None:
+            own = [(normalize_name(names[row]), names[row]) for row in kb.names_of(concept).tolist()]
+            keyed[concept] = own
+        others = [name for name_key, name in own if name_key != key]
+        if not others:
+            skipped["no_other_name"] += 1
+            continue
+        anchors.append(mention.text)
+        positives.append(others[int(rng.integers(len(others)))])
+        concepts.append(concept)
+    counts = {"mention_pairs": len(anchors), **{f"mentions_skipped_{k}": v for k, v in skipped.items()}}
+    return TrainingPairs(
+        anchors=anchors,
+        positives=positives,
+        concepts=np.asarray(concepts, dtype=np.int64),
+        from_mention=np.ones(len(anchors), dtype=bool),
+        counts=counts,
+    )
+
+
+def build_training_pairs(
+    kb: KnowledgeBase,
+    mentions: Iterable[Mention] | None = None,
+    max_pairs_per_concept: int = 50,
+    seed: int = 42,
+) -> TrainingPairs:
+    """KB name pairs (:func:`name_pairs`) plus, when ``mentions`` are given, mention pairs (:func:`mention_pairs`).
+
+    ``mentions`` must be training mentions (never evaluation ones; see :func:`mention_pairs`).
+
+    Raises:
+        XencError: fewer than two concepts have a pair (in-batch negatives need at least two).
+    """
+    parts = [name_pairs(kb, max_pairs_per_concept, seed)]
+    if mentions is not None:
+        parts.append(mention_pairs(kb, mentions, seed + 1))
+    pairs = TrainingPairs.concatenate(parts)
+    n_concepts = len(np.unique(pairs.concepts))
+    pairs.counts["pairs"] = len(pairs)
+    pairs.counts["concepts"] = n_concepts
+    if n_concepts < 2:
+        source = kb.metadata.get("source") or "KB"
+        what = f"{kb.n_concepts:,} concepts ({source})"
+        if mentions is None:
+            extra = "and no mentions were given (tuning.use_mentions pairs training mentions with names)"
+        else:
+            skipped = {k[len("mentions_skipped_") :]: v for k, v in pairs.counts.items() if k.startswith("mentions_")}
+            extra = (
+                f"and the training mentions gave {pairs.counts.get('mention_pairs', 0)} pair(s) (skipped: {skipped})"
+            )
+        raise XencError(
+            f"no encoder training pairs for two or more concepts: of the KB's {what}, "
+            f"{pairs.counts['concepts_paired']} have two distinct names (ignoring case and punctuation), {extra}; in-batch negatives need pairs "
+            "of at least two concepts"
+        )
+    return pairs
+
+
+# --------------------------------------------------------------------------- batches
+class ConceptUniqueBatchSampler(DefaultBatchSampler):
+    """Batches in which no concept occurs twice, for losses with in-batch negatives.
+
+    Each epoch, the concepts are put in a random order and each concept's pairs (shuffled)
+    laid out one after the other; position ``p`` of that sequence goes to batch ``p mod B``.
+    A concept's pairs are consecutive, so they land in different batches as long as it has
+    at most ``B`` pairs: ``B`` is the number of batches ``batch_size`` asks for, raised to the
+    largest concept's pair count if that is larger (batches then get smaller; no pair is
+    dropped). Batch order is shuffled. With ``drop_last``, every batch holds exactly
+    ``batch_size`` pairs: a concept contributes at most ``B`` pairs that epoch, and the
+    sequence's tail is left out.
+
+    Pass it to the trainer with the concepts bound, as
+    ``batch_sampler=functools.partial(ConceptUniqueBatchSampler, concepts=pairs.concepts)``
+    (``SentenceTransformerTrainingArguments`` accepts such a callable).
+
+    Args:
+        dataset: the training dataset (only its length is used).
+        batch_size: pairs per batch (at most).
+        drop_last: whether to drop incomplete batches (see above).
+        valid_label_columns: unused (part of the sentence-transformers sampler interface).
+        generator: unused; shuffling uses numpy with ``seed + epoch``.
+        seed: seed of the shuffles.
+        concepts: the concept of each dataset row.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int,
+        drop_last: bool,
+        valid_label_columns: list[str] | None = None,
+        generator: torch.Generator | None = None,
+        seed: int = 0,
+        *,
+        concepts: Sequence[int] | np.ndarray,
+    ) -> None:
+        super().__init__(
+            dataset,
+            batch_size=batch_size,
+            drop_last=drop_last,
+            valid_label_columns=valid_label_columns,
+            generator=generator,
+            seed=seed,
+        )
+        concepts = np.asarray(concepts)
+        if len(concepts) != len(dataset):
+            raise ValueError(f"{len(concepts)} concepts given for a dataset of {len(dataset)} rows")
+        distinct, groups = np.unique(concepts, return_inverse=True)
+        order = np.argsort(groups, kind="stable")
+        bounds = np.searchsorted(groups[order], np.arange(len(distinct) + 1))
+        self._members = [order[bounds[g] : bounds[g + 1]] for g in range(len(distinct))]
+        self._sizes = np.asarray([len(m) for m in self._members], dtype=np.int64)
+        self._n_batches, self._cap = self._layout()
+
+    def _layout(self) -> tuple[int, int]:
+        """(number of batches, most pairs a concept contributes per epoch)."""
+        n = int(self._sizes.sum())
+        largest = int(self._sizes.max()) if len(self._sizes) else 0
+        if not self.drop_last:
+            return max(-(-n // self.batch_size), largest), largest
+        n_batches = n // self.batch_size
+        while n_batches:  # a concept contributes at most one pair per batch: trim and recount until stable
+            kept = int(np.minimum(self._sizes, n_batches).sum()) // self.batch_size
+            if kept == n_batches:
+                break
+            n_batches = kept
+        return n_batches, n_batches
+
+    def __len__(self) -> int:
+        return self._n_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if not self._n_batches:
+            return
+        rng = np.random.default_rng((self.seed or 0) + self.epoch)
+        sequence = np.concatenate(
+            [rng.permutation(self._members[g])[: self._cap] for g in rng.permutation(len(self._members))]
+        )
+        if self.drop_last:
+            sequence = sequence[: self._n_batches * self.batch_size]
+        batches = [sequence[b :: self._n_batches] for b in range(self._n_batches)]
+        for b in rng.permutation(self._n_batches).tolist():
+            yield batches[b].tolist()
+
+
+def concept_unique_batches(
+    concepts: Sequence[int] | np.ndarray, batch_size: int, seed: int = 0, drop_last: bool = False
+) -> list[list[int]]:
+    """One epoch of :class:`ConceptUniqueBatchSampler` over rows with these ``concepts`` (row indices)."""
+    sampler = ConceptUniqueBatchSampler(
+        range(len(concepts)), batch_size=batch_size, drop_last=drop_last, seed=seed, concepts=concepts
+    )
+    return list(sampler)
+
+
+# --------------------------------------------------------------------------- model and loss
+def sentence_transformer_for(
+    model: str,
+    pooling: str = "auto",
+    max_length: int = 25,
+    revision: str | None = None,
+    device: str | None = None,
+):
+    """A ``SentenceTransformer`` that computes what :class:`NameEncoder` computes for ``model``.
+
+    Transformer (fp32 weights) -> the pooling ``NameEncoder`` resolves (a sentence-transformers
+    directory's own CLS or mean pooling, CLS for plain HF models) -> L2 normalisation. Other
+    modules of a sentence-transformers directory (e.g. Dense) are left out, as the name encoder
+    ignores them too.
+
+    Returns:
+        ``(model, pooling)``.
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+
+    pooling = resolve_pooling(model, pooling)
+    if _is_sentence_transformers_dir(model):
+        modules = json.loads(Path(model, "modules.json").read_text(encoding="utf-8"))
+        kinds = ("Transformer", "Pooling", "Normalize")
+        ignored = [m.get("type", "?") for m in modules if not str(m.get("type", "")).endswith(kinds)]
+        if ignored:
+            log(
+                f"{model}: modules {ignored} are not used by the index's name encoder and are left out of the "
+                "tuned model",
+                style="yellow",
+            )
+    hub = {"revision": revision} if revision else {}
+    try:
+        transformer = Transformer(
+            model,
+            max_seq_length=max_length,
+            model_kwargs={"dtype": torch.float32, **hub},
+            processor_kwargs=dict(hub),
+            config_kwargs=dict(hub),
+        )
+    except OSError as exc:
+        raise XencError(f"cannot load encoder {model!r}: {str(exc).splitlines()[0]}") from exc
+    dimension = transformer.get_embedding_dimension()
+    st_model = SentenceTransformer(
+        modules=[transformer, Pooling(dimension, pooling_mode=pooling), Normalize()],
+        device=str(resolve_device(device)),
+    )
+    return st_model, pooling
+
+
+_DIRECTIONS = {
+    "query_to_doc": (("query_to_doc",), "joint"),
+    "symmetric": (("query_to_doc", "doc_to_query"), "per_direction"),
+    "all": (("query_to_doc", "query_to_query", "doc_to_query", "doc_to_doc"), "joint"),
+}
+
+
+def make_loss(model, config: EncoderTuningConfig, cached: bool | None = None):
+    """``MultipleNegativesRankingLoss`` with the configured directions and scale
+    (``CachedMultipleNegativesRankingLoss`` when ``mini_batch_size`` is set, or ``cached``)."""
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    directions, partition = _DIRECTIONS[config.directions]
+    cached = config.mini_batch_size is not None if cached is None else cached
+    if cached:
+        return CachedMultipleNegativesRankingLoss(
+            model,
+            scale=config.scale,
+            mini_batch_size=config.mini_batch_size or 32,
+            directions=directions,
+            partition_mode=partition,
+        )
+    return MultipleNegativesRankingLoss(model, scale=config.scale, directions=directions, partition_mode=partition)
+
+
+@torch.no_grad()
+def in_batch_metrics(
+    model, pairs: TrainingPairs, config: EncoderTuningConfig, batch_size: int | None = None, seed: int = 0
+) -> dict[str, float]:
+    """The training loss and in-batch accuracy of ``model`` on ``pairs``, in concept-unique batches.
+
+    Accuracy: the share of anchors whose own positive is the most similar of their batch's
+    positives. Batches are those of :class:`ConceptUniqueBatchSampler` with ``seed`` (the same
+    for the same pairs), so figures before and after tuning are comparable.
+    """
+    batch_size = batch_size or config.batch_size
+    loss_fn = make_loss(model, config, cached=False)
+    was_training = model.training
+    model.eval()
+    total_loss, correct, n = 0.0, 0, 0
+    try:
+        for rows in concept_unique_batches(pairs.concepts, batch_size, seed=seed):
+            anchors = model.encode([pairs.anchors[i] for i in rows], convert_to_tensor=True, batch_size=256)
+            positives = model.encode([pairs.positives[i] for i in rows], convert_to_tensor=True, batch_size=256)
+            anchors, positives = anchors.float(), positives.float()
+            loss = loss_fn.compute_loss_from_embeddings([anchors, positives], None)
+            total_loss += float(loss) * len(rows)
+            scores = anchors @ positives.T
+            correct += int((scores.argmax(dim=1) == torch.arange(len(rows), device=scores.device)).sum())
+            n += len(rows)
+    finally:
+        model.train(was_training)
+    return {"loss": round(total_loss / max(1, n), 5), "accuracy": round(correct / max(1, n), 5), "pairs": n}
+
+
+def _precision(precision: str, device: torch.device) -> str:
+    if device.type != "cuda":
+        if precision in ("fp16", "bf16"):
+            raise XencError(f"precision {precision!r} needs a GPU; use 'auto' or 'fp32' on CPU")
+        return "fp32"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return precision
+
+
+def _package_versions() -> dict[str, str]:
+    from ..training.run import package_versions
+
+    return package_versions()
+
+
+# --------------------------------------------------------------------------- tuning
+def build_trainer(
+    model,
+    pairs: TrainingPairs,
+    config: EncoderTuningConfig,
+    output_dir: str | Path,
+    seed: int = 42,
+    precision: str = "fp32",
+    callbacks: list | None = None,
+):
+    """The ``SentenceTransformerTrainer`` that tunes ``model`` on ``pairs`` in concept-unique batches.
+
+    ``output_dir`` is the trainer's scratch directory (nothing is saved there: no checkpoints,
+    no loggers). Progress goes to the rich console.
+
+    Returns:
+        ``(trainer, steps_per_epoch, total_steps)``.
+    """
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from ..training.progress import RichProgressCallback
+
+    batch_sampler = functools.partial(ConceptUniqueBatchSampler, concepts=pairs.concepts)
+    steps_per_epoch = len(batch_sampler(range(len(pairs)), batch_size=config.batch_size, drop_last=False, seed=seed))
+    total_steps = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
+    on_gpu = model.device.type == "cuda"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=config.batch_size,
+        batch_sampler=batch_sampler,
+        dataloader_drop_last=False,
+        learning_rate=config.learning_rate,
+        warmup_steps=int(round(config.warmup_ratio * total_steps)),
+        lr_scheduler_type="linear",
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        seed=seed,
+        data_seed=seed,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_steps=max(1, min(50, total_steps // 20)),
+        logging_first_step=True,
+        report_to="none",
+        optim="adamw_torch_fused" if on_gpu else "adamw_torch",
+        use_cpu=not on_gpu,
+        dataloader_pin_memory=on_gpu,
+        disable_tqdm=True,  # progress goes to the rich console
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=pairs.to_dataset(),
+        loss=make_loss(model, config),
+        callbacks=list(callbacks or []),
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(RichProgressCallback())
+    return trainer, steps_per_epoch, total_steps
+
+
+def tune_encoder(
+    kb: KnowledgeBase,
+    base_model: str,
+    output_dir: str | Path,
+    config: EncoderTuningConfig | None = None,
+    mentions: Iterable[Mention] | None = None,
+    *,
+    pooling: str = "auto",
+    max_length: int = 25,
+    revision: str | None = None,
+    device: str | None = None,
+    seed: int = 42,
+    callbacks: list | None = None,
+    run_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune ``base_model`` on ``kb``'s synonyms (and training ``mentions``); write it to ``output_dir``.
+
+    Args:
+        kb: the knowledge base whose names are paired.
+        base_model: sentence-transformers or Hugging Face model (name or path) to start from.
+        output_dir: where the tuned sentence-transformers directory is written (replaced atomically).
+        config: pairs, loss and optimiser settings (default :class:`EncoderTuningConfig`).
+        mentions: training mentions to pair with their gold concept's names (never evaluation
+            mentions; mentions of a "dev", "validation" or "test" split are refused).
+        pooling / max_length / revision: as :class:`~xenc_toolkit.index.encoder.NameEncoder` takes them.
+        device: 'cuda' or 'cpu' (default: GPU when present).
+        seed: seeds pair sampling, batch order and the model's initialisation of new weights.
+        callbacks: extra ``transformers.TrainerCallback`` objects.
+        run_config: the command's whole config, recorded in the JSON next to the model.
+
+    Returns:
+        A summary: output directory, pooling and dimension, pair counts, steps, training loss,
+        seconds and the in-batch loss / accuracy on a fixed sample of pairs before and after.
+    """
+    from transformers import set_seed
+
+    config = config or EncoderTuningConfig()
+    output_dir = Path(output_dir)
+    started = time.perf_counter()
+    pairs = build_training_pairs(kb, mentions, config.max_pairs_per_concept, seed)
+    log(
+        f"encoder tuning pairs: {pairs.counts['name_pairs']:,} name pairs of {pairs.counts['concepts_paired']:,} "
+        f"concepts, {pairs.counts.get('mention_pairs', 0):,} mention pairs ({pairs.counts['concepts']:,} concepts)"
+    )
+    set_seed(seed)
+    model, pooling = sentence_transformer_for(base_model, pooling, max_length, revision, device)
+    run_device = model.device
+    precision = _precision(config.precision, run_device)
+
+    monitor = None
+    if config.monitor_pairs:
+        rng = np.random.default_rng(seed + 2)
+        sample = rng.choice(len(pairs), size=min(config.monitor_pairs, len(pairs)), replace=False)
+        monitor = pairs.select(np.sort(sample))
+    before = in_batch_metrics(model, monitor, config, seed=seed) if monitor is not None else None
+
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{output_dir.name}.trainer-", dir=output_dir.parent) as scratch:
+        trainer, steps_per_epoch, total_steps = build_trainer(
+            model, pairs, config, scratch, seed=seed, precision=precision, callbacks=callbacks
+        )
+        log(
+            f"tuning {base_model} ({pooling} pooling) on {len(pairs):,} pairs: {total_steps:,} steps of "
+            f"{config.batch_size} pairs ({steps_per_epoch:,} per epoch), {config.directions} in-batch loss, "
+            f"{precision}"
+        )
+        result = trainer.train()
+    after = in_batch_metrics(model, monitor, config, seed=seed) if monitor is not None else None
+
+    state = trainer.state
+    training = {
+        "steps": state.global_step,
+        "epochs": round(float(state.epoch or 0.0), 4),
+        "steps_per_epoch": steps_per_epoch,
+        "batch_size": config.batch_size,
+        "train_loss": result.metrics.get("train_loss"),
+        "train_runtime": result.metrics.get("train_runtime"),
+        "train_samples_per_second": result.metrics.get("train_samples_per_second"),
+        "precision": precision,
+        "device": str(run_device),
+    }
+    summary: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "base_model": base_model,
+        "revision": revision,
+        "pooling": pooling,
+        "max_length": max_length,
+        "dimension": int(model.get_embedding_dimension()),
+        "pairs": dict(pairs.counts),
+        "training": training,
+        "monitor": None if monitor is None else {"before": before, "after": after},
+        "kb": {
+            "checksum": kb.checksum,
+            "n_concepts": kb.n_concepts,
+            "n_names": kb.n_names,
+            "source": kb.metadata.get("source"),
+        },
+    }
+    info = {
+        **summary,
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "tuning": dump_config(config),
+        "seed": seed,
+        "config": run_config,
+        "versions": _package_versions(),
+        "log_history": state.log_history,
+    }
+    with atomic_directory(output_dir) as tmp:
+        model.save_pretrained(str(tmp))
+        atomic_write_json(tmp / TUNING_INFO_FILE, info)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    log(f"tuned encoder written to {output_dir}")
+    return summary
