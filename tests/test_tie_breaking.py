@@ -42,14 +42,25 @@ def test_mention_counts_are_recorded_for_added_and_existing_names(medic_like_kb,
     ]
     kb, added = add_mention_names(medic_like_kb, mentions)
     assert added == 1
-    counts = {(kb.concept_ids[c], n): int(k) for c, n, k in zip(kb.name_concept, kb.name_list, kb.name_mentions)}
+    counts = {
+        (kb.concept_ids[c], n): int(k) for c, n, k in zip(kb.name_concept, kb.name_list, kb.name_mentions, strict=True)
+    }
     assert counts[("D009223", "DM")] == 2
     assert counts[("D009223", "Myotonic Dystrophy")] == 1
     assert counts[("160900", "DM")] == 0
     assert kb.concept_mentions.tolist() == [0, 3, 0]
     # augmenting again adds to the earlier counts; save/load and subsets keep the column
     again, _ = add_mention_names(kb, [_mention(5, "DM", "160900")])
-    assert dict(zip(zip(again.name_concept.tolist(), again.name_list), again.name_mentions.tolist()))[(1, "DM")] == 2
+    assert (
+        dict(
+            zip(
+                zip(again.name_concept.tolist(), again.name_list, strict=True),
+                again.name_mentions.tolist(),
+                strict=True,
+            )
+        )[(1, "DM")]
+        == 2
+    )
     assert again.concept_mentions.tolist() == [1, 3, 0]
     loaded = KnowledgeBase.load(again.save(tmp_path / "kb"))
     assert loaded.name_mentions.tolist() == again.name_mentions.tolist()
@@ -60,7 +71,7 @@ def test_mention_counts_are_recorded_for_added_and_existing_names(medic_like_kb,
 
 def test_kb_from_mentions_counts_surface_forms():
     kb = kb_from_mentions([_mention(0, "HD", "C1"), _mention(1, "HD", "C1"), _mention(2, "Huntington", "C1")])
-    assert dict(zip(kb.name_list, kb.name_mentions.tolist())) == {"HD": 2, "Huntington": 1}
+    assert dict(zip(kb.name_list, kb.name_mentions.tolist(), strict=True)) == {"HD": 2, "Huntington": 1}
 
 
 def test_break_ties_orders_by_name_prior_then_concept_prior_then_row():
@@ -81,7 +92,7 @@ def test_break_ties_orders_by_name_prior_then_concept_prior_then_row():
 
 def _reference(ids_row, scores_row, name_concept, name_prior, concept_prior, tol):
     """Per-row reference: group consecutive ties, then sort each group by the priors."""
-    items = [(int(i), float(s)) for i, s in zip(ids_row, scores_row) if i >= 0]
+    items = [(int(i), float(s)) for i, s in zip(ids_row, scores_row, strict=True) if i >= 0]
     groups: list[list[tuple[int, float]]] = []
     for j, item in enumerate(items):
         if j and items[j - 1][1] - item[1] <= tol:
@@ -117,7 +128,7 @@ def test_break_ties_matches_a_per_row_reference(n_rows, k, seed):
     out_ids, out_scores = break_ties(ids, scores, name_concept, name_prior, concept_prior)
     for r in range(n_rows):
         expected = _reference(ids[r], scores[r], name_concept, name_prior, concept_prior, TIE_TOLERANCE)
-        got = [(int(i), float(s)) for i, s in zip(out_ids[r], out_scores[r]) if i >= 0]
+        got = [(int(i), float(s)) for i, s in zip(out_ids[r], out_scores[r], strict=True) if i >= 0]
         assert [i for i, _ in got] == [i for i, _ in expected]
         assert np.allclose([s for _, s in got], [s for _, s in expected])
         assert (out_ids[r] < 0).sum() == n_invalid
