@@ -69,6 +69,13 @@ def add_recipe_arguments(
     parser.add_argument("--candidate-types", action=argparse.BooleanOptionalAction, default=candidate_types)
     parser.add_argument("--work", default=None)
     parser.add_argument(
+        "--cross-fit",
+        type=int,
+        default=4,
+        help="mine training lists in this many document folds, each against the KB built without its own "
+        "mentions (xenc_toolkit.mining.folds); 0: against the KB of all training mentions",
+    )
+    parser.add_argument(
         "--holdout",
         type=float,
         default=0.1,
@@ -277,6 +284,7 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         TrainConfig,
     )
     from xenc_toolkit.index import DenseIndex
+    from xenc_toolkit.mining.folds import mine_cross_fitted
     from xenc_toolkit.mining.pairs import Miner, load_candidate_lists, save_mining
     from xenc_toolkit.training.run import train
 
@@ -292,9 +300,15 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         tuning = _tune_encoder(kb, train_mentions, args, out / "encoder")
         times["encoder_tuning_s"] = round(time.perf_counter() - t, 1)
         encoder_model = str(out / "encoder")
-    t = time.perf_counter()
-    index = DenseIndex.build(kb, EncoderConfig(model=encoder_model, batch_size=512), IndexConfig(), out / "index")
-    times["index_s"] = round(time.perf_counter() - t, 1)
+    index_seconds = []
+
+    def build_index(kb, tag: str):
+        t = time.perf_counter()
+        config = EncoderConfig(model=encoder_model, batch_size=512)
+        index = DenseIndex.build(kb, config, IndexConfig(), out / f"index-{tag}")
+        index_seconds.append(time.perf_counter() - t)
+        return index
+
     mine_cfg = MineConfig(
         candidates=CandidateConfig(generator="fusion", n_candidates=args.k),
         negatives=NegativesConfig.model_validate(
@@ -312,9 +326,19 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     )
     splits = {"train": train_mentions, "validation": holdout_mentions, "dev": eval_mentions}
     t = time.perf_counter()
-    result = Miner(kb, mine_cfg, dense_index=index).mine({k: v for k, v in splits.items() if v})
+    if args.cross_fit:
+        # training lists as evaluation lists look: their own strings are not in the KB they are mined against
+        others = {k: v for k, v in splits.items() if k != "train"}
+        result, _, index = mine_cross_fitted(
+            lambda ms: build_kb(ms)[0], build_index, train_mentions, others, mine_cfg, n_folds=args.cross_fit
+        )
+    else:
+        index = build_index(kb, "all")
+        result = Miner(kb, mine_cfg, dense_index=index).mine({k: v for k, v in splits.items() if v})
     save_mining(result, out / "pairs", config=mine_cfg, index_manifest=index.manifest)
-    times["mine_s"] = round(time.perf_counter() - t, 1)
+    times["index_s"] = round(sum(index_seconds), 1)
+    times["mine_s"] = round(time.perf_counter() - t - sum(index_seconds), 1)
+    extra["cross_fit_folds"] = args.cross_fit
     report = result.report["splits"]["dev"]
     lists = load_candidate_lists(out / "pairs", "dev")
     depth = args.k
