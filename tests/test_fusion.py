@@ -149,3 +149,16 @@ def test_train_names_a_missing_dev_split(tmp_path, tiny_bert, tiny_pipeline):
     )
     with pytest.raises(XencError, match="no split 'heldout'"):
         train(cfg)
+
+
+def test_grid_follows_the_retrieval_score_scale():
+    """Reciprocal-rank-fusion scores differ by ~1e-4 between ranks: the grid must reach weights where they decide."""
+    rng = np.random.default_rng(1)
+    logits, _, labels = _lists(rng)
+    rrf = [1.0 / (60 + np.arange(1, len(y) + 1)) for y in labels]  # retrieval order, RRF-sized scores
+    fitted = fit_fusion_weight(logits, rrf, labels)
+    retrieval_acc = np.mean([y[0] for y in labels])
+    assert fitted["acc@1"] >= retrieval_acc  # a weight large enough for retrieval to lead is on the grid
+    assert fitted["weight"] > 1e4
+    fixed = fit_fusion_weight(logits, rrf, labels, grid=[0.0, 1.0, 100.0])
+    assert fixed["acc@1"] < retrieval_acc  # a cosine-sized grid never lets RRF scores lead

@@ -25,7 +25,30 @@ from ..evaluation.ranking import rerank_ranks
 from ..utils.io import atomic_write_json, read_json
 
 FUSION_FILE = "xenc_fusion.json"
-DEFAULT_GRID: tuple[float, ...] = (0.0, *np.round(np.logspace(-2, 4, 25), 6).tolist())
+RELATIVE_GRID: tuple[float, ...] = tuple(np.logspace(-3, 3, 31).tolist())
+
+
+def _median_spread(lists) -> float:
+    spreads = []
+    for values in lists:
+        finite = np.asarray(values, dtype=np.float64)
+        finite = finite[np.isfinite(finite)]
+        if len(finite) > 1:
+            spreads.append(float(finite.max() - finite.min()))
+    return float(np.median(spreads)) if spreads else 0.0
+
+
+def scaled_grid(logit_lists, retrieval_lists, relative: Sequence[float] = RELATIVE_GRID) -> tuple[float, ...]:
+    """0 and ``relative`` x (median logit spread / median retrieval-score spread) per list.
+
+    Retrieval scores come on very different scales (cosine similarities span ~0.1 in a list,
+    reciprocal-rank-fusion scores ~0.003), so a fixed grid can stop short of the weight where
+    retrieval takes over; at relative weight 1 both spread alike, at 1000 retrieval decides and
+    the reranker breaks its ties.
+    """
+    logit_spread, retrieval_spread = _median_spread(logit_lists), _median_spread(retrieval_lists)
+    scale = logit_spread / retrieval_spread if logit_spread > 0 and retrieval_spread > 0 else 1.0
+    return (0.0, *(float(f"{scale * r:.4g}") for r in relative))
 
 
 def fuse(logits: np.ndarray, retrieval_scores: Sequence[float], weight: float) -> np.ndarray:
@@ -43,14 +66,17 @@ def fit_fusion_weight(
     logit_lists: Sequence[np.ndarray],
     retrieval_lists: Sequence[Sequence[float]],
     label_lists: Sequence[Sequence[int]],
-    grid: Sequence[float] = DEFAULT_GRID,
+    grid: Sequence[float] | None = None,
 ) -> dict:
     """The weight of the grid with the best acc@1 on these lists (the smallest one on a tie).
 
-    Only lists that contain a gold candidate can change acc@1; all are scored alike.
+    The default grid is :func:`scaled_grid` of these lists. Only lists that contain a gold
+    candidate can change acc@1; all are scored alike.
     """
     if not len(logit_lists):
         raise ValueError("no candidate lists to fit the fusion weight on")
+    if grid is None:
+        grid = scaled_grid(logit_lists, retrieval_lists)
     n_with_gold = sum(1 for labels in label_lists if 1 in list(labels))
     table = [(float(w), _top1_hits(logit_lists, retrieval_lists, label_lists, w)) for w in grid]
     best_w, best_hits = max(table, key=lambda item: (item[1], -item[0]))
