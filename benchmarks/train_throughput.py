@@ -12,8 +12,10 @@ and skips the first ``--warmup`` steps. Writes ``benchmarks/results/train_throug
 
 ``--kinds`` also takes variants that show where a dev-loss difference comes from:
 ``stock-seed1`` (the stock trainer with another seed: the run-to-run spread),
-``xenc-ungrouped`` (xenc without length-grouped batches: the stock data order) and
-``xenc-adamw`` (the unfused AdamW of the stock run).
+``xenc-ungrouped`` (xenc without length-grouped batches: the stock data order),
+``xenc-adamw`` (the unfused AdamW of the stock run) and ``xenc-micro4`` (each update one uniformly
+random batch, as 4 length-sorted micro-batches with gradient accumulation: the stock batches'
+gradient with little padding).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def run(
 
     base, *variants = kind.split("-")
     seed = 1 if "seed1" in variants else 0
+    micro = next((int(v[5:]) for v in variants if v.startswith("micro")), 1)
     if "adamw" in variants:
         optim = "adamw_torch"
     torch.manual_seed(seed)
@@ -141,6 +144,8 @@ def run(
         dev_tok = pretokenize_pairs(dev, model.tokenizer, 128, num_proc=8).remove_columns(["query", "candidate"])
         prep = time.perf_counter() - t
         on_gpu = torch.cuda.is_available()
+        if micro > 1:  # each update: one random batch as `micro` length-sorted micro-batches
+            common.update(per_device_train_batch_size=batch // micro, gradient_accumulation_steps=micro)
         args = CrossEncoderTrainingArguments(
             **common,
             optim=optim or ("adamw_torch_fused" if on_gpu else "adamw_torch"),
@@ -156,6 +161,7 @@ def run(
             loss=WeightedBinaryCrossEntropyLoss(model),
             data_collator=PretokenizedPairCollator(pad_token_id=0),
             length_grouped="ungrouped" not in variants,
+            micro_batches=micro,
         )
     clock = StepClock(warmup)
     trainer.add_callback(clock.callback)

@@ -114,6 +114,32 @@ def test_length_grouped_sampler_is_a_deterministic_permutation():
     assert all(len(b) == 32 for b in dropping)
 
 
+def test_micro_batches_split_uniform_random_groups_by_length():
+    """micro=k: every k consecutive batches are one uniformly random group of k*batch_size, sorted by length."""
+    from datasets import Dataset
+
+    lengths = np.random.default_rng(1).integers(3, 40, size=1000)
+    dataset = Dataset.from_dict({"length": lengths.tolist(), "label": (lengths > 20).astype(float).tolist()})
+    sampler = LengthGroupedBatchSampler(dataset, batch_size=25, seed=5, micro=4)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 40
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    groups = [np.concatenate(batches[i : i + 4]) for i in range(0, 40, 4)]
+    # each group is the next slice of the epoch's permutation (stock-like random batches of 100) ...
+    perm = np.random.default_rng(5).permutation(1000)
+    assert all(sorted(g.tolist()) == sorted(perm[100 * j : 100 * (j + 1)].tolist()) for j, g in enumerate(groups))
+    # ... laid out longest first, so each micro-batch pads little
+    assert all((np.diff(lengths[g]) <= 0).all() for g in groups)
+    micro_spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert micro_spread < 0.5 * np.mean([np.ptp(lengths[g]) for g in groups])
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+    odd = LengthGroupedBatchSampler(Dataset.from_dict({"length": list(range(110))}), batch_size=25, micro=4)
+    assert [len(b) for b in odd] == [25, 25, 25, 25, 10] and len(odd) == 5
+    dropping = LengthGroupedBatchSampler(Dataset.from_dict({"length": list(range(110))}), 25, drop_last=True, micro=4)
+    assert [len(b) for b in dropping] == [25, 25, 25, 25] and len(dropping) == 4
+
+
 def test_length_grouped_batches_keep_the_label_mix(cross_encoder, tiny_pipeline):
     """Real mined pairs: batches stay grouped by length, and each keeps the data's share of positives
     (where lengths and labels correlate, plain length order makes batches of mostly one label)."""

@@ -130,6 +130,13 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
     plain length order makes batches skewed towards one label, which changes the training
     trajectory), and within a label the lengths of a batch stay close.
 
+    With ``micro = k > 1`` the sampler instead draws uniformly random groups of
+    ``batch_size * k`` examples (the batches the stock trainer would draw) and yields each group
+    as ``k`` consecutive micro-batches of ``batch_size``, sorted by length. Trained with ``k``
+    gradient-accumulation steps, each update then sees exactly one random group: the gradient of
+    a random batch (equal-sized micro-batches, mean losses), computed with less padding. Mega
+    chunks and strata do not apply then.
+
     Deterministic for a given seed and epoch, so an interrupted run resumes with the
     same batches. For evaluation (``shuffle=False``) the batches are in length order.
     """
@@ -147,6 +154,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         length_column: str = "length",
         granularity: int = 8,
         strata_column: str | None = "label",
+        micro: int = 1,
     ):
         super().__init__(
             dataset,
@@ -165,6 +173,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
             else None
         )
         self.mega = mega
+        self.micro = max(1, int(micro))
         self.shuffle = shuffle
         self.seed = seed
 
@@ -173,6 +182,14 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         if not self.shuffle:
             order = np.argsort(-self.lengths, kind="stable")
             batches = [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
+        elif self.micro > 1:
+            perm = np.random.default_rng(self.seed + self.epoch).permutation(n)
+            size = self.batch_size * self.micro
+            batches = []
+            for start in range(0, n, size):
+                group = perm[start : start + size]
+                group = group[np.argsort(-self.lengths[group], kind="stable")]
+                batches.extend(group[i : i + self.batch_size].tolist() for i in range(0, len(group), self.batch_size))
         else:
             rng = np.random.default_rng(self.seed + self.epoch)
             perm = rng.permutation(n)
@@ -205,6 +222,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         n = len(self.lengths)
         if not self.shuffle:
             return n // self.batch_size if self.drop_last else (n + self.batch_size - 1) // self.batch_size
-        full, rest = divmod(n, self.batch_size * self.mega)
+        per_chunk = self.micro if self.micro > 1 else self.mega
+        full, rest = divmod(n, self.batch_size * per_chunk)
         tail = rest // self.batch_size if self.drop_last else (rest + self.batch_size - 1) // self.batch_size
-        return full * self.mega + tail
+        return full * per_chunk + tail

@@ -7,7 +7,9 @@ batches are built:
 * datasets carrying pre-tokenised ``input_ids`` are passed to the loss as one
   features dict (no tokenisation inside the training step);
 * training batches are drawn by :class:`~xenc_toolkit.training.data.LengthGroupedBatchSampler`
-  (similar lengths, little padding), evaluation batches in length order;
+  (similar lengths, little padding), evaluation batches in length order; with
+  ``micro_batches=k`` (and ``k`` gradient-accumulation steps) each update is one uniformly random
+  batch processed as ``k`` length-sorted micro-batches instead;
 * everything else (text columns) behaves exactly as in the stock trainer.
 
 Under ``torchrun`` / ``accelerate launch`` (DDP) the evaluator runs once per evaluation, on
@@ -89,8 +91,9 @@ class MainProcessEvaluator(SentenceEvaluator):
 
 
 class XencCrossEncoderTrainer(CrossEncoderTrainer):
-    def __init__(self, *args, length_grouped: bool = True, **kwargs):
+    def __init__(self, *args, length_grouped: bool = True, micro_batches: int = 1, **kwargs):
         self.length_grouped = length_grouped
+        self.micro_batches = micro_batches
         self._dataloader_kind = "train"
         super().__init__(*args, **kwargs)
         if (
@@ -122,5 +125,6 @@ class XencCrossEncoderTrainer(CrossEncoderTrainer):
                 generator=generator,
                 seed=seed,
                 shuffle=self._dataloader_kind == "train",
+                micro=self.micro_batches if self._dataloader_kind == "train" else 1,
             )
         return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
