@@ -304,6 +304,31 @@ def test_warmup_counts_every_data_parallel_process(tiny_bert, tiny_pipeline, tmp
     assert two.ddp_find_unused_parameters is False
 
 
+def test_micro_batches_keep_the_update_and_its_schedule(tiny_bert, tiny_pipeline, tmp_path):
+    from xenc_toolkit.errors import XencError
+    from xenc_toolkit.training.run import training_arguments
+
+    whole = training_arguments(_cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2), 320, True, 1)
+    cfg = _cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2, micro_batches=4)
+    micro = training_arguments(cfg, 320, has_eval=True, n_processes=1)
+    assert (micro.per_device_train_batch_size, micro.gradient_accumulation_steps) == (4, 4)
+    assert micro.warmup_steps == whole.warmup_steps == 10  # same updates: 20 per epoch
+    assert micro.per_device_eval_batch_size == whole.per_device_eval_batch_size
+    slow = training_arguments(cfg.model_copy(update={"fast": False}), 320, True, 1)  # the stock data path
+    assert (slow.per_device_train_batch_size, slow.gradient_accumulation_steps) == (16, 1)
+    with pytest.raises(XencError, match="must divide"):
+        training_arguments(cfg.model_copy(update={"micro_batches": 3}), 320, True, 1)
+    with pytest.raises(XencError, match="global_batch_size"):
+        training_arguments(cfg.model_copy(update={"global_batch_size": 32}), 320, True, 2)
+
+
+@pytest.mark.slow
+def test_train_with_micro_batches(tmp_path, tiny_bert, tiny_pipeline):
+    summary = train(_cfg(tiny_bert, tiny_pipeline, tmp_path / "run", max_steps=6, micro_batches=2, eval_steps=3))
+    state = json.loads((tmp_path / "run" / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6 and summary["best_dir"]
+
+
 def test_global_batch_size_is_split_over_processes_and_accumulation():
     from types import SimpleNamespace
 

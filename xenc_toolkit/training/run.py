@@ -129,6 +129,16 @@ def per_device_batch_size(cfg: TrainConfig, n_processes: int = 1) -> int:
     return global_batch // per_step
 
 
+def micro_batches(cfg: TrainConfig, batch_size: int, split: bool = False) -> int:
+    """Length-sorted micro-batches per batch (``cfg.micro_batches``; 1 without the fast data path)."""
+    micro = cfg.micro_batches if cfg.fast else 1
+    if micro > 1 and batch_size % micro:
+        raise XencError(f"micro_batches {micro} must divide the per-device batch of {batch_size}")
+    if micro > 1 and split:
+        raise XencError("micro_batches cannot be combined with global_batch_size over several processes")
+    return micro
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
     checkpoints = [p for p in output_dir.glob("checkpoint-*") if re.fullmatch(r"checkpoint-\d+", p.name)]
     if not checkpoints:
@@ -241,12 +251,16 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
     # a fixed global batch is drawn whole and split between the processes (accelerate's split_batches):
     # the same examples in the same order make each update, whatever the number of processes
     split = bool(cfg.global_batch_size) and n_processes > 1
+    # micro-batches: each batch is loaded as k length-sorted pieces, accumulated into one update
+    micro = micro_batches(cfg, batch_size, split)
+    accumulation = cfg.gradient_accumulation_steps * micro
+    batch_size //= micro
     loader_batch = batch_size * n_processes if split else batch_size
     # otherwise each process takes every n-th batch; an update consumes `accumulation` batches per process
     batches_per_process = (
         math.ceil(n_train / loader_batch) if split else math.ceil(math.ceil(n_train / batch_size) / n_processes)
     )
-    steps_per_epoch = max(1, math.ceil(batches_per_process / cfg.gradient_accumulation_steps))
+    steps_per_epoch = max(1, math.ceil(batches_per_process / accumulation))
     total_steps = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.epochs))
     strategy = "steps" if cfg.eval_steps else "epoch"
     metric = cfg.metric_for_best_model
@@ -262,12 +276,12 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
         **checkpointing,
         output_dir=str(cfg.output_dir),
         per_device_train_batch_size=loader_batch,
-        per_device_eval_batch_size=max(batch_size, 64),
+        per_device_eval_batch_size=max(batch_size * micro, 64),
         accelerator_config={"split_batches": True} if split else None,
         # every process must take the same number of steps: under DDP, an epoch's last, incomplete
         # batch is dropped (a process left without a share of it would stall the others)
         dataloader_drop_last=n_processes > 1,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        gradient_accumulation_steps=accumulation,
         learning_rate=cfg.learning_rate,
         warmup_steps=int(round(cfg.warmup_ratio * total_steps)),
         lr_scheduler_type="linear",
@@ -381,6 +395,7 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         data_collator=data["collator"],
         callbacks=callbacks,
         length_grouped=cfg.fast,
+        micro_batches=micro_batches(cfg, batch_size),
     )
     # the HF trainer prints every log dict when tqdm is off: the rich bar replaces both
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
