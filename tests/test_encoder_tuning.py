@@ -301,7 +301,7 @@ def _synonym_accuracy(kb: KnowledgeBase, model: str) -> float:
 def test_tuning_pulls_synonyms_together(tmp_path, tiny_st):
     kb = _synthetic_kb()
     before = _synonym_accuracy(kb, str(tiny_st))
-    config = EncoderTuningConfig(batch_size=16, epochs=10, learning_rate=1e-3, warmup_ratio=0.0)
+    config = EncoderTuningConfig(batch_size=16, epochs=6, learning_rate=2e-3, warmup_ratio=0.0)
     summary = tune_encoder(kb, str(tiny_st), tmp_path / "encoder", config, seed=0, device="cpu")
     after = _synonym_accuracy(kb, str(tmp_path / "encoder"))
     monitor = summary["monitor"]

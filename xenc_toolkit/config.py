@@ -267,7 +267,11 @@ class TuneEncoderConfig(CommonConfig):
         "auto", description="'auto': a sentence-transformers model's own pooling, CLS for plain HF models (as SapBERT)"
     )
     max_length: int = Field(25, ge=4, le=512, description="max tokens per name/mention")
-    device: str | None = Field(None, description="'cuda' or 'cpu'; default: GPU when present")
+    device: str | None = Field(
+        None,
+        description="'cuda' or 'cpu'; default: GPU when present (the trainer takes every visible GPU, "
+        "multiplying the batch: set CUDA_VISIBLE_DEVICES to use one)",
+    )
     tuning: EncoderTuningConfig = EncoderTuningConfig()
     corpus: CorpusConfig = CorpusConfig()
 

@@ -26,7 +26,9 @@ names; this module teaches it that the names of one concept belong together, as 
   what was trained), written atomically, plus ``xenc_encoder_tuning.json`` (the tuning config,
   pair counts, the KB checksum, training figures and the in-batch loss before and after).
 
-Training runs in one process (one GPU, or CPU).
+Training runs in one process: on a CPU, or on the GPUs the process sees (the Hugging Face trainer
+spreads each batch over all of them, so each step then takes ``batch_size`` pairs per GPU; set
+``CUDA_VISIBLE_DEVICES`` to use one).
 """
 
 from __future__ import annotations
@@ -603,7 +605,7 @@ def tune_encoder(
             mentions; mentions of a "dev", "validation" or "test" split are refused).
         pooling / max_length / revision: as :class:`~xenc_toolkit.index.encoder.NameEncoder` takes them.
         device: 'cuda' or 'cpu' (default: GPU when present).
-        seed: seeds pair sampling, batch order and the model's initialisation of new weights.
+        seed: seeds pair sampling, the monitored sample, batch order and the trainer.
         callbacks: extra ``transformers.TrainerCallback`` objects.
         run_config: the command's whole config, recorded in the JSON next to the model.
 
