@@ -13,7 +13,8 @@ and skips the first ``--warmup`` steps. Writes ``benchmarks/results/train_throug
 ``--kinds`` also takes variants that show where a dev-loss difference comes from:
 ``stock-seed1`` (the stock trainer with another seed: the run-to-run spread),
 ``xenc-ungrouped`` (xenc without length-grouped batches: the stock data order),
-``xenc-adamw`` (the unfused AdamW of the stock run) and ``xenc-micro4`` (each update one uniformly
+``xenc-adamw`` (the unfused AdamW of the stock run), ``xenc-gran8`` / ``xenc-gran16`` (8- or 16-token length
+buckets instead of the automatic choice) and ``xenc-micro4`` (each update one uniformly
 random batch, as 4 length-sorted micro-batches with gradient accumulation: the stock batches'
 gradient with little padding).
 """
@@ -108,6 +109,7 @@ def run(
     base, *variants = kind.split("-")
     seed = 1 if "seed1" in variants else 0
     micro = next((int(v[5:]) for v in variants if v.startswith("micro")), 1)
+    granularity = next((int(v[4:]) for v in variants if v.startswith("gran")), "auto")
     if "adamw" in variants:
         optim = "adamw_torch"
     torch.manual_seed(seed)
@@ -162,6 +164,7 @@ def run(
             data_collator=PretokenizedPairCollator(pad_token_id=0),
             length_grouped="ungrouped" not in variants,
             micro_batches=micro,
+            length_granularity=granularity,
         )
     clock = StepClock(warmup)
     trainer.add_callback(clock.callback)

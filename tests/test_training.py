@@ -114,6 +114,23 @@ def test_length_grouped_sampler_is_a_deterministic_permutation():
     assert all(len(b) == 32 for b in dropping)
 
 
+def test_length_buckets_widen_for_short_pairs():
+    """'auto': mention-only pairs (median <= 16 tokens) share 16-token buckets, longer pairs keep 8."""
+    from datasets import Dataset
+
+    from xenc_toolkit.training.data import bucket_tokens
+
+    short = np.random.default_rng(2).integers(4, 14, size=600)  # mention-only pairs: 7-8 tokens typical
+    assert bucket_tokens(short) == 16 and bucket_tokens(short + 30) == 8 and bucket_tokens(short, 8) == 8
+    with pytest.raises(ValueError, match="positive number of tokens"):
+        bucket_tokens(short, 0)
+    data = Dataset.from_dict({"length": short.tolist()})
+    auto = LengthGroupedBatchSampler(data, batch_size=32, seed=0, mega=8)
+    assert auto.granularity == 16 and set(auto.buckets.tolist()) == {1}  # one bucket: batches as random as stock
+    fine = LengthGroupedBatchSampler(data, batch_size=32, seed=0, mega=8, granularity=8)
+    assert set(fine.buckets.tolist()) == {1, 2}
+
+
 def test_micro_batches_split_uniform_random_groups_by_length():
     """micro=k: every k consecutive batches are one uniformly random group of k*batch_size, sorted by length."""
     from datasets import Dataset

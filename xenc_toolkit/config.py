@@ -9,7 +9,7 @@ YAML file is reported instead of silently ignored.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -312,6 +312,11 @@ class TrainConfig(CommonConfig):
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     batch_size: int = Field(64, ge=1, description="pairs (or mentions, listwise) per device per step")
     gradient_accumulation_steps: int = Field(1, ge=1, description="steps accumulated per optimiser update")
+    length_bucket_tokens: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto",
+        description="fast path: width of the length buckets of a batch; 'auto' = 16 tokens when the median "
+        "pair is at most 16 tokens (mention-only: follows the stock curve), else 8",
+    )
     micro_batches: int = Field(
         1,
         ge=1,

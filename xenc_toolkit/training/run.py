@@ -396,6 +396,7 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         callbacks=callbacks,
         length_grouped=cfg.fast,
         micro_batches=micro_batches(cfg, batch_size),
+        length_granularity=cfg.length_bucket_tokens,
     )
     # the HF trainer prints every log dict when tqdm is off: the rich bar replaces both
     from transformers.trainer_callback import PrinterCallback, ProgressCallback

@@ -91,9 +91,17 @@ class MainProcessEvaluator(SentenceEvaluator):
 
 
 class XencCrossEncoderTrainer(CrossEncoderTrainer):
-    def __init__(self, *args, length_grouped: bool = True, micro_batches: int = 1, **kwargs):
+    def __init__(
+        self,
+        *args,
+        length_grouped: bool = True,
+        micro_batches: int = 1,
+        length_granularity: int | str = "auto",
+        **kwargs,
+    ):
         self.length_grouped = length_grouped
         self.micro_batches = micro_batches
+        self.length_granularity = length_granularity
         self._dataloader_kind = "train"
         super().__init__(*args, **kwargs)
         if (
@@ -126,5 +134,6 @@ class XencCrossEncoderTrainer(CrossEncoderTrainer):
                 seed=seed,
                 shuffle=self._dataloader_kind == "train",
                 micro=self.micro_batches if self._dataloader_kind == "train" else 1,
+                granularity=self.length_granularity,
             )
         return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
