@@ -498,16 +498,6 @@ def in_batch_metrics(
     return {"loss": round(total_loss / max(1, n), 5), "accuracy": round(correct / max(1, n), 5), "pairs": n}
 
 
-def _precision(precision: str, device: torch.device) -> str:
-    if device.type != "cuda":
-        if precision in ("fp16", "bf16"):
-            raise XencError(f"precision {precision!r} needs a GPU; use 'auto' or 'fp32' on CPU")
-        return "fp32"
-    if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return precision
-
-
 def _package_versions() -> dict[str, str]:
     from ..training.run import package_versions
 
@@ -536,6 +526,7 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from ..training.progress import RichProgressCallback
+    from ..training.run import schedule_arguments
 
     batch_sampler = functools.partial(ConceptUniqueBatchSampler, concepts=pairs.concepts)
     steps_per_epoch = len(batch_sampler(range(len(pairs)), batch_size=config.batch_size, drop_last=False, seed=seed))
@@ -546,16 +537,16 @@ def build_trainer(
         per_device_train_batch_size=config.batch_size,
         batch_sampler=batch_sampler,
         dataloader_drop_last=False,
-        learning_rate=config.learning_rate,
-        warmup_steps=int(round(config.warmup_ratio * total_steps)),
-        lr_scheduler_type="linear",
-        weight_decay=config.weight_decay,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps or -1,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        seed=seed,
-        data_seed=seed,
+        **schedule_arguments(
+            learning_rate=config.learning_rate,
+            warmup_ratio=config.warmup_ratio,
+            total_steps=total_steps,
+            weight_decay=config.weight_decay,
+            epochs=config.epochs,
+            max_steps=config.max_steps,
+            precision=precision,
+            seed=seed,
+        ),
         save_strategy="no",
         eval_strategy="no",
         logging_steps=max(1, min(50, total_steps // 20)),
@@ -615,6 +606,8 @@ def tune_encoder(
     """
     from transformers import set_seed
 
+    from ..training.run import resolve_precision
+
     config = config or EncoderTuningConfig()
     output_dir = Path(output_dir)
     started = time.perf_counter()
@@ -626,7 +619,7 @@ def tune_encoder(
     set_seed(seed)
     model, pooling = sentence_transformer_for(base_model, pooling, max_length, revision, device)
     run_device = model.device
-    precision = _precision(config.precision, run_device)
+    precision = resolve_precision(config.precision, on_gpu=run_device.type == "cuda")
 
     monitor = None
     if config.monitor_pairs:

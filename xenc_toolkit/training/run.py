@@ -78,14 +78,46 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def resolve_precision(precision: str) -> str:
+def resolve_precision(precision: str, on_gpu: bool | None = None) -> str:
+    """``'auto'`` -> bf16 (else fp16) on a GPU, fp32 on CPU; half precision on CPU is refused.
+
+    ``on_gpu``: whether the run uses a GPU (default: whether one is available).
+    """
+    on_gpu = torch.cuda.is_available() if on_gpu is None else on_gpu
     if precision != "auto":
-        if precision in ("fp16", "bf16") and not torch.cuda.is_available():
+        if precision in ("fp16", "bf16") and not on_gpu:
             raise XencError(f"precision {precision!r} needs a GPU; use 'auto' or 'fp32' on CPU")
         return precision
-    if torch.cuda.is_available():
+    if on_gpu:
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
+
+
+def schedule_arguments(
+    *,
+    learning_rate: float,
+    warmup_ratio: float,
+    total_steps: int,
+    weight_decay: float,
+    epochs: float,
+    max_steps: int | None,
+    precision: str,
+    seed: int,
+) -> dict[str, Any]:
+    """Trainer arguments the cross-encoder and bi-encoder runs share: linear warm-up over a share of
+    the updates then linear decay, AdamW weight decay, epochs or a step cap, mixed precision, seeds."""
+    return {
+        "learning_rate": learning_rate,
+        "warmup_steps": int(round(warmup_ratio * total_steps)),
+        "lr_scheduler_type": "linear",
+        "weight_decay": weight_decay,
+        "num_train_epochs": epochs,
+        "max_steps": max_steps or -1,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "seed": seed,
+        "data_seed": seed,
+    }
 
 
 def _list_rows_for_training(dataset, list_size: int):
@@ -282,16 +314,16 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
         # batch is dropped (a process left without a share of it would stall the others)
         dataloader_drop_last=n_processes > 1,
         gradient_accumulation_steps=accumulation,
-        learning_rate=cfg.learning_rate,
-        warmup_steps=int(round(cfg.warmup_ratio * total_steps)),
-        lr_scheduler_type="linear",
-        weight_decay=cfg.weight_decay,
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps or -1,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        seed=cfg.seed,
-        data_seed=cfg.seed,
+        **schedule_arguments(
+            learning_rate=cfg.learning_rate,
+            warmup_ratio=cfg.warmup_ratio,
+            total_steps=total_steps,
+            weight_decay=cfg.weight_decay,
+            epochs=cfg.epochs,
+            max_steps=cfg.max_steps,
+            precision=precision,
+            seed=cfg.seed,
+        ),
         eval_strategy=strategy if has_eval else "no",
         eval_steps=cfg.eval_steps,
         save_strategy=strategy,
