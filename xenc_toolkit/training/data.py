@@ -199,23 +199,22 @@ class LengthGroupedBatchSampler(DefaultBatchSampler):
         if not self.shuffle:
             order = np.argsort(-self.lengths, kind="stable")
             batches = [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
-        elif self.micro > 1:
-            perm = np.random.default_rng(self.seed + self.epoch).permutation(n)
-            size = self.batch_size * self.micro
-            batches = []
-            for start in range(0, n, size):
-                group = perm[start : start + size]
-                group = group[np.argsort(-self.lengths[group], kind="stable")]
-                batches.extend(group[i : i + self.batch_size].tolist() for i in range(0, len(group), self.batch_size))
         else:
             rng = np.random.default_rng(self.seed + self.epoch)
             perm = rng.permutation(n)
-            size = self.batch_size * self.mega
+            # micro-batches: each random group of k batches, longest first; else mega chunks by length bucket
+            size = self.batch_size * (self.micro if self.micro > 1 else self.mega)
             batches = []
             for start in range(0, n, size):
-                chunk = self._length_order(perm[start : start + size])
+                chunk = perm[start : start + size]
+                chunk = (
+                    chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+                    if self.micro > 1
+                    else self._length_order(chunk)
+                )
                 batches.extend(chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size))
-            rng.shuffle(batches)
+            if self.micro == 1:
+                rng.shuffle(batches)
         if self.drop_last:
             batches = [b for b in batches if len(b) == self.batch_size]
         return batches
