@@ -298,7 +298,7 @@ def main() -> None:
     parser.add_argument("--names", type=int, default=4_500_000)
     parser.add_argument("--mentions", type=int, default=280_000)
     parser.add_argument("--candidates", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=8192)
+    parser.add_argument("--batch", type=int, default=16384)
     parser.add_argument("--stock-names", type=int, default=300_000)
     parser.add_argument("--layers", type=int, default=12, help="smaller for a CPU smoke run")
     parser.add_argument("--hidden", type=int, default=768)

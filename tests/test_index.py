@@ -275,3 +275,13 @@ def test_tokenizer_worker_processes_give_the_same_embeddings(tiny_st, mm_kb):
     in_thread = encoder.encode(names, batch_size=32, chunk_size=64, tokenizer_processes=0)
     in_processes = encoder.encode(names, batch_size=32, chunk_size=64, tokenizer_processes=2)
     assert np.array_equal(in_thread, in_processes)
+
+
+def test_tokenizer_worker_module_imports_nothing_heavy():
+    """Each worker process imports the module of its function: torch there would cost seconds per worker."""
+    import subprocess
+    import sys
+
+    probe = "import sys, xenc_toolkit.utils.tokenize_pool; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

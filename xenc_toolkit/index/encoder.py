@@ -41,7 +41,7 @@ from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
 from ..utils.tokenizers import private_rust_tokenizer
-from .tokenize_pool import TokenizerPool, padded_ids, token_ids
+from ..utils.tokenize_pool import TokenizerPool, padded_ids, token_ids
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -261,7 +261,7 @@ class NameEncoder:
 
     def _chunks(self, texts: Sequence[str], chunk_size: int, processes: int = 0) -> Iterator[_TokenChunk]:
         """Tokenise chunks on a background thread (the Rust tokenizer releases the GIL), or in
-        ``processes`` worker processes (:class:`~xenc_toolkit.index.tokenize_pool.TokenizerPool`)."""
+        ``processes`` worker processes (:class:`~xenc_toolkit.utils.tokenize_pool.TokenizerPool`)."""
         out: queue.Queue = queue.Queue(maxsize=2)
         sentinel = object()
 
@@ -321,7 +321,7 @@ class NameEncoder:
     def encode(
         self,
         texts: Sequence[str],
-        batch_size: int = 1024,
+        batch_size: int = 16384,
         max_tokens: int | None = None,
         chunk_size: int = 131072,
         output: str = "numpy",

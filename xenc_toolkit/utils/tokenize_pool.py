@@ -4,8 +4,10 @@ The Rust tokenizer encodes in parallel, but turning its encodings into Python li
 GIL, and for millions of short names that part, not the model, limits encoding speed. For large
 inputs :class:`TokenizerPool` tokenises chunks in worker processes (``spawn``: nothing of the
 parent's CUDA or thread state is inherited) that load only ``tokenizers`` and numpy and send
-back padded int32 arrays. This module imports nothing heavy, so a worker starts in well under a
-second.
+back padded int32 arrays. This module, and the packages above it (``xenc_toolkit``,
+``xenc_toolkit.utils``), import nothing heavy, so a worker starts in well under a second: a
+worker imports the module its function lives in, and a module under ``xenc_toolkit.index`` would
+import torch and transformers in every worker first.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ def padded_ids(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, n
     return padded, lengths
 
 
-def _init(tokenizer_json: str) -> None:
+def _init(tokenizer_json: str, threads: int) -> None:
     global _WORKER_TOKENIZER
+    import os
+
+    # each worker's Rust thread pool gets its share of the CPUs (set before tokenizers starts it):
+    # by default every worker would start one thread per CPU, and they would fight over them
+    os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
     from tokenizers import Tokenizer
 
     _WORKER_TOKENIZER = Tokenizer.from_str(tokenizer_json)
@@ -53,13 +60,16 @@ class TokenizerPool:
     """``processes`` workers, each with a copy of a configured Rust tokenizer (truncation included)."""
 
     def __init__(self, backend, pad_id: int, processes: int):
+        import os
+
         self.pad_id = pad_id
         self.processes = processes
+        threads = max(1, (os.cpu_count() or 1) // processes)
         self._executor = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(backend.to_str(),),
+            initargs=(backend.to_str(), threads),
         )
 
     def map_chunks(self, texts: Sequence[str], chunk_size: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
