@@ -40,8 +40,8 @@ import torch
 from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.progress import progress_bar
-from ..utils.tokenizers import private_rust_tokenizer
 from ..utils.tokenize_pool import TokenizerPool, padded_ids, token_ids
+from ..utils.tokenizers import private_rust_tokenizer
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
