@@ -76,6 +76,13 @@ def add_recipe_arguments(
         "mentions (xenc_toolkit.mining.folds); 0: against the KB of all training mentions",
     )
     parser.add_argument(
+        "--synonym-queries",
+        type=int,
+        default=0,
+        help="add training lists whose queries are up to this many dictionary names per concept, each mined "
+        "against the KB without that name (xenc_toolkit.mining.synonyms); 0: off",
+    )
+    parser.add_argument(
         "--holdout",
         type=float,
         default=0.1,
@@ -335,6 +342,12 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     else:
         index = build_index(kb, "all")
         result = Miner(kb, mine_cfg, dense_index=index).mine({k: v for k, v in splits.items() if v})
+    if args.synonym_queries:
+        from xenc_toolkit.mining.synonyms import merge_training_results, mine_synonym_queries, synonym_queries
+
+        queries = synonym_queries(kb, per_concept=args.synonym_queries, seed=0)
+        result = merge_training_results(result, mine_synonym_queries(kb, build_index, queries, mine_cfg))
+        extra["synonym_queries"] = len(queries)
     save_mining(result, out / "pairs", config=mine_cfg, index_manifest=index.manifest)
     times["index_s"] = round(sum(index_seconds), 1)
     times["mine_s"] = round(time.perf_counter() - t - sum(index_seconds), 1)

@@ -86,14 +86,14 @@ def mine_cross_fitted(
         lists.update(result.candidates)
         report = dict(result.report)
         report["splits"] = dict(result.report["splits"])
-    report["splits"]["train"] = _merge_reports([r.report["splits"]["train"] for r in fold_results])
+    report["splits"]["train"] = merge_split_reports([r.report["splits"]["train"] for r in fold_results])
     report["cross_fitted"] = {"folds": n_folds, "fold_mentions": [len(f) for f in folds]}
     report.setdefault("kb", {"concepts": kb.n_concepts, "names": kb.n_names, "checksum": kb.checksum})
     fmt = fold_results[0].input_format
     return MiningResult(DatasetDict(pairs), DatasetDict(lists), report, fmt), kb, index
 
 
-def _merge_reports(reports: list[dict]) -> dict:
+def merge_split_reports(reports: list[dict]) -> dict:
     """Counts summed, recalls weighted by mentions; each fold's own report under ``folds``."""
     total = sum(r["mentions"] for r in reports)
     merged: dict[str, Any] = {
