@@ -3,6 +3,7 @@
     python benchmarks/quality_ncbi_disease.py                      # GPU when present, else CPU
     python benchmarks/quality_ncbi_disease.py --no-augment         # KB = MEDIC alone
     python benchmarks/quality_ncbi_disease.py --abbreviations      # resolve in-document abbreviations
+    python benchmarks/quality_ncbi_disease.py --epochs 3 --synonym-queries 1   # the published run
 
 The KB is MEDIC; with ``--augment`` (default, opt-in in the toolkit: ``add_training_mentions``)
 the training split's mention strings are added as names of their gold concepts (never
@@ -17,6 +18,10 @@ forms already name their concepts: dev acc@1 TF-IDF 0.8069 -> 0.8081, bi-encoder
 fusion 0.8374 -> 0.8285 (CPU, ``benchmarks/abbreviations_effect.py --dense``); with MEDIC alone
 (``--no-augment``) it gains 1.8 (fusion) to 3.1 (bi-encoder) points. The reranker's effect is
 unmeasured.
+
+``--synonym-queries 1`` adds one MEDIC name per concept with other names (9,653) as extra training
+lists, each mined against the KB without that name (``xenc_toolkit.mining.synonyms``): fused
+dev acc@1 0.881-0.886 without, 0.883-0.8945 over seven runs with (H100, 2026-11-26).
 """
 
 from __future__ import annotations
