@@ -1,6 +1,7 @@
 """Turn a pydantic config model into Typer options: one ``--option`` per (nested) field.
 
-``encoder.batch_size`` becomes ``--encoder-batch-size``; booleans are
+``encoder.batch_size`` becomes ``--encoder-batch-size`` (a field may add shorter names
+with ``json_schema_extra={"cli_aliases": ["--synonym-queries"]}``); booleans are
 ``--flag/--no-flag``; ``Literal`` fields are choices; lists take comma-separated
 values (``--languages ENG,SPA``); dicts take ``key=value`` pairs
 (``--split-files train=trng.txt,dev=dev.txt``). Every option defaults to "not
@@ -33,6 +34,7 @@ class OptionSpec:
     help: str
     panel: str
     kind: str  # scalar | bool | list | dict
+    aliases: tuple[str, ...] = ()  # more flags for the same option ("--synonym-queries")
 
 
 def _unwrap_optional(annotation):
@@ -82,6 +84,8 @@ def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") ->
             description += f" [{'|'.join(str(a) for a in get_args(annotation))}]"
         elif kind == "list" and get_origin(get_args(annotation)[0]) is Literal:
             description += f" [comma-separated from: {'|'.join(get_args(get_args(annotation)[0]))}]"
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        aliases = tuple(extra.get("cli_aliases") or ())
         default = _describe_default(field.default)
         if default:
             description += f"  (default: {default})"
@@ -94,6 +98,7 @@ def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") ->
                 help=description.strip(),
                 panel=panel,
                 kind=kind,
+                aliases=aliases,
             )
         )
     return specs
@@ -151,12 +156,10 @@ def build_signature(specs: list[OptionSpec]) -> inspect.Signature:
     ]
     for spec in specs:
         if spec.kind == "bool":
-            name = spec.flag[2:]
-            option = typer.Option(
-                None, f"--{name}/--no-{name}", help=spec.help, rich_help_panel=spec.panel, show_default=False
-            )
+            names = [f"--{flag[2:]}/--no-{flag[2:]}" for flag in (*spec.aliases, spec.flag)]
         else:
-            option = typer.Option(None, spec.flag, help=spec.help, rich_help_panel=spec.panel, show_default=False)
+            names = [*spec.aliases, spec.flag]
+        option = typer.Option(None, *names, help=spec.help, rich_help_panel=spec.panel, show_default=False)
         params.append(
             inspect.Parameter(
                 spec.param, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=_typer_type(spec) | None

@@ -128,15 +128,28 @@ def tune_encoder(cfg: TuneEncoderConfig) -> dict[str, Any]:
 
 
 def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> dict[str, Any]:
-    """Candidates and pairs for the configured splits; writes ``cfg.output_dir``; returns the mining report."""
+    """Candidates and pairs for the configured splits; writes ``cfg.output_dir``; returns the mining report.
+
+    With ``cfg.synonym_queries.per_concept`` > 0 and a ``train`` split, the train split also gets
+    lists of KB synonyms mined without their own names (:mod:`xenc_toolkit.mining.synonyms`); their
+    per-fold indexes live in a temporary directory beside ``cfg.output_dir``, removed afterwards.
+    """
     from .index import DenseIndex
     from .mining.pairs import Miner, save_mining
+    from .mining.synonyms import add_synonym_queries, draw_synonym_queries
 
     index = index or DenseIndex.load(cfg.index_dir)
     if mentions_by_split is None:
         mentions_by_split = _by_split(_load_corpus(cfg.corpus, "mine"), cfg.splits)
-    miner = Miner(index.kb, cfg, dense_index=index)
-    result = miner.mine(mentions_by_split)
+    queries = None
+    if cfg.synonym_queries.per_concept > 0:
+        if "train" in mentions_by_split:
+            queries = draw_synonym_queries(index.kb, cfg)  # before mining: fails fast when no concept qualifies
+        else:
+            log("synonym queries skipped: they only extend the train split, which is not mined", style="yellow")
+    result = Miner(index.kb, cfg, dense_index=index).mine(mentions_by_split)
+    if queries:
+        result = add_synonym_queries(result, index, queries, cfg, work_dir=Path(cfg.output_dir).parent)
     save_mining(result, cfg.output_dir, config=cfg, index_manifest=index.manifest)
     log(f"pairs written to {cfg.output_dir}")
     return result.report

@@ -238,6 +238,39 @@ class NegativesConfig(Section):
     )
 
 
+class SynonymQueriesConfig(Section):
+    """Extra training lists whose queries are the KB's own synonyms (:mod:`xenc_toolkit.mining.synonyms`).
+
+    A dictionary name of a concept with another distinct name becomes a pseudo-mention whose gold
+    is that concept; it is mined against the KB without that name (every spelling of it under the
+    gold), so the gold can only be retrieved through another synonym. The queries are split into
+    ``folds`` by concept, each fold mined against its own reduced KB (with a dense index of it for
+    the dense and fusion generators). Training lists only: evaluation splits never get them.
+    """
+
+    per_concept: int = Field(
+        0,
+        ge=0,
+        description="synonym queries drawn per concept with at least two distinct names (0 = off)",
+        json_schema_extra={"cli_aliases": ["--synonym-queries"]},
+    )
+    folds: int = Field(
+        4,
+        ge=1,
+        json_schema_extra={"cli_aliases": ["--synonym-folds"]},
+        description="folds of concepts, each mined against the KB without its queries' names; more folds hide "
+        "fewer names per KB but build more indexes (one dense index per fold for dense/fusion candidates)",
+    )
+    max_queries: int | None = Field(
+        None, ge=1, description="cap on synonym queries in all (a random sample of concepts)"
+    )
+    dictionary_only: bool = Field(
+        True,
+        description="draw queries only from dictionary names, never from strings that training mentions added "
+        "to the KB (build-index add_training_mentions): those mentions are training lists already",
+    )
+
+
 # --------------------------------------------------------------------------- commands
 class CommonConfig(Section):
     seed: int = Field(42, description="random seed")
@@ -295,6 +328,12 @@ class MineConfig(CommonConfig):
         True, description="insert the gold into training candidate lists when retrieval missed it"
     )
     max_mentions: int | None = Field(None, ge=1, description="cap on mentions per split (for quick runs)")
+    synonym_queries: SynonymQueriesConfig = Field(
+        SynonymQueriesConfig(),
+        description="extra training lists whose queries are KB dictionary names, each mined against the KB "
+        "without that name (off by default: per_concept 0); only the train split; each fold builds a dense "
+        "index of the KB (with the index's own encoder) when the generator is dense or fusion",
+    )
 
 
 class TrainConfig(CommonConfig):

@@ -16,8 +16,12 @@ never mix synonym queries into evaluation splits.
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -158,6 +162,7 @@ def mine_synonym_queries(
         log(f"synonym queries: fold {f + 1}/{n_folds}, {len(fold):,} queries against {fold_kb.n_names:,} names")
         index = build_index(fold_kb, f"synonyms{f}") if build_index is not None else None
         results.append(Miner(fold_kb, cfg, dense_index=index).mine({"train": fold}))
+        del index  # this fold's embeddings go before the next fold's are built
     report = {"splits": {"train": merge_split_reports([r.report["splits"]["train"] for r in results])}}
     report["synonym_queries"] = {"queries": len(queries), "folds": n_folds}
     return MiningResult(
@@ -187,3 +192,90 @@ def merge_training_results(result: MiningResult, synonyms: MiningResult) -> Mini
         "synonym_queries": {**synonyms.report["splits"]["train"], **synonyms.report["synonym_queries"]},
     }
     return MiningResult(DatasetDict(pairs), DatasetDict(lists), report, result.input_format)
+
+
+# --------------------------------------------------------------------------- ``xenc mine`` (api.mine)
+def draw_synonym_queries(kb: KnowledgeBase, cfg: MineConfig) -> list[Mention]:
+    """The synonym queries ``cfg.synonym_queries`` asks for (``seed`` = ``cfg.seed``).
+
+    Raises:
+        XencError: synonym queries are on (``per_concept`` > 0) but no concept of ``kb`` qualifies.
+    """
+    sq = cfg.synonym_queries
+    queries = synonym_queries(
+        kb, per_concept=sq.per_concept, max_queries=sq.max_queries, seed=cfg.seed, dictionary_only=sq.dictionary_only
+    )
+    if not queries:
+        which = " (at least one of them a dictionary name)" if sq.dictionary_only else ""
+        raise XencError(
+            f"synonym_queries.per_concept is {sq.per_concept}, but no concept of the KB ({kb.n_concepts:,} concepts, "
+            f"{kb.n_names:,} names) has two distinct names{which}: there are no synonym queries to draw; "
+            "set synonym_queries.per_concept to 0 (--synonym-queries 0)"
+        )
+    return queries
+
+
+@contextmanager
+def fold_index_builder(index, cfg: MineConfig, work_dir: str | Path) -> Iterator[Callable | None]:
+    """The ``build_index`` of :func:`mine_synonym_queries` for an index loaded by ``xenc mine``.
+
+    None for TF-IDF candidates. Otherwise each fold's KB is embedded with ``index``'s own encoder
+    (the same model object: not reloaded; its pooling and max length are the manifest's) into an
+    index of ``index``'s type and parameters, written under a temporary directory in ``work_dir``;
+    one fold's directory is on disk at a time, and the temporary directory is removed on leaving,
+    also on error.
+    """
+    if cfg.candidates.generator == "tfidf":
+        yield None
+        return
+    from ..config import EncoderConfig, IndexConfig
+    from ..index import DenseIndex
+
+    info, built = index.manifest["encoder"], index.manifest["index"]
+    source = info.get("resolved_path") if info.get("resolved_path") and Path(info["resolved_path"]).exists() else None
+    encoder_cfg = EncoderConfig(
+        model=source or info["name"],
+        revision=info.get("revision"),
+        pooling=info["pooling"],
+        max_length=info["max_length"],
+    )
+    index_cfg = IndexConfig(
+        index_type=built["type"],
+        nlist=built.get("nlist"),
+        nprobe=built["nprobe"],
+        hnsw_m=built["hnsw_m"],
+        ef_search=built["ef_search"],
+        ef_construction=built["ef_construction"],
+    )
+    encoder = index.encoder()  # the one mentions are embedded with (loaded once, shared with the folds)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=".xenc-synonym-indexes-", dir=work_dir))
+
+    def build(kb: KnowledgeBase, tag: str):
+        for previous in root.iterdir():
+            shutil.rmtree(previous, ignore_errors=True)
+        return DenseIndex.build(kb, encoder_cfg, index_cfg, output_dir=root / tag, encoder=encoder, seed=cfg.seed)
+
+    try:
+        yield build
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def add_synonym_queries(
+    result: MiningResult, index, queries: Sequence[Mention], cfg: MineConfig, work_dir: str | Path
+) -> MiningResult:
+    """``result`` with the lists and pairs of ``queries`` appended to its ``train`` split.
+
+    ``index`` is the dense index ``result`` was mined with (its KB, encoder and index settings;
+    see :func:`fold_index_builder`); ``cfg.synonym_queries.folds`` folds.
+    """
+    with fold_index_builder(index, cfg, work_dir) as build_index:
+        synonyms = mine_synonym_queries(index.kb, build_index, queries, cfg, n_folds=cfg.synonym_queries.folds)
+    merged = merge_training_results(result, synonyms)
+    log(
+        f"synonym queries: added {len(queries):,} training lists ({len(synonyms.pairs['train']):,} pairs) from "
+        f"{len({q.gold_ids[0] for q in queries}):,} concepts to {len(result.candidates['train']):,} mention lists"
+    )
+    return merged
