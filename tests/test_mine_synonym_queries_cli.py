@@ -25,7 +25,6 @@ from xenc_toolkit.mining.synonyms import SYNONYM_DOC_PREFIX, synonym_queries
 from xenc_toolkit.utils.io import read_json
 
 runner = CliRunner()
-TEMP_PREFIX = ".xenc-synonym-indexes-"
 
 
 def invoke(*args):
@@ -90,12 +89,11 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def _spy_builds(monkeypatch) -> list[dict]:
-    """Record every DenseIndex.build call (and whether a fold directory of an earlier fold is still there)."""
+    """Record every DenseIndex.build call."""
     calls: list[dict] = []
     original = DenseIndex.build
 
     def build(kb, encoder_cfg, index_cfg, output_dir=None, encoder=None, seed=42):
-        output_dir = Path(output_dir)
         calls.append(
             {
                 "n_names": kb.n_names,
@@ -103,17 +101,12 @@ def _spy_builds(monkeypatch) -> list[dict]:
                 "index_cfg": index_cfg,
                 "output_dir": output_dir,
                 "encoder": encoder,
-                "on_disk": sorted(p.name for p in output_dir.parent.iterdir()),
             }
         )
         return original(kb, encoder_cfg, index_cfg, output_dir=output_dir, encoder=encoder, seed=seed)
 
     monkeypatch.setattr(DenseIndex, "build", staticmethod(build))
     return calls
-
-
-def _temp_dirs(parent: Path) -> list[Path]:
-    return sorted(parent.glob(TEMP_PREFIX + "*"))
 
 
 def test_mine_help_shows_the_synonym_flags():
@@ -232,11 +225,8 @@ def test_synonym_queries_add_training_lists_mined_without_their_own_names(data, 
         assert call["encoder_cfg"].max_length == manifest["encoder"]["max_length"]
         assert call["index_cfg"].index_type == manifest["index"]["type"]
         assert call["encoder"].pooling == manifest["encoder"]["pooling"]
-        assert call["output_dir"].parent.parent == out.parent
-        assert call["output_dir"].parent.name.startswith(TEMP_PREFIX)
-        assert call["on_disk"] == []  # one fold's index on disk at a time
-    assert not call["output_dir"].parent.exists()
-    assert _temp_dirs(out.parent) == []
+        assert call["output_dir"] is None  # in memory: nothing written
+    assert sorted(p.name for p in out.parent.iterdir()) == ["plain", "synonyms"]  # no fold index left behind
 
 
 def test_tfidf_candidates_build_no_index_and_max_queries_caps(data, monkeypatch):
@@ -255,36 +245,10 @@ def test_tfidf_candidates_build_no_index_and_max_queries_caps(data, monkeypatch)
     added = load_candidate_lists(out, "train")["mention_id"][n_plain:]
     assert sorted(added) == sorted(q.mention_id for q in expected)  # fold by fold: the same queries
     assert load_mining_report(out)["splits"]["train"]["synonym_queries"]["folds"] == 2
-    assert _temp_dirs(out.parent) == []
     # synonym queries only extend the train split: a dev-only run ignores them
     dev_only = data["root"] / "runs-tfidf" / "dev-only"
     assert invoke("mine", *tfidf, "--output-dir", dev_only, "--splits", "dev", "--synonym-queries", 1).exit_code == 0
     assert set(load_pairs(dev_only)) == {"dev"}
-
-
-def test_fold_indexes_are_removed_when_mining_fails(data, monkeypatch, tmp_path):
-    original = DenseIndex.build
-    built: list[Path] = []
-
-    def failing_build(kb, encoder_cfg, index_cfg, output_dir=None, encoder=None, seed=42):
-        if built:
-            raise RuntimeError("disk full")
-        built.append(Path(output_dir))
-        return original(kb, encoder_cfg, index_cfg, output_dir=output_dir, encoder=encoder, seed=seed)
-
-    monkeypatch.setattr(DenseIndex, "build", staticmethod(failing_build))
-    out = tmp_path / "runs" / "pairs"
-    overrides = {
-        "index_dir": str(data["root"] / "index"),
-        "output_dir": str(out),
-        "candidates.n_candidates": 8,
-        "synonym_queries.per_concept": 1,
-        **data["corpus"],
-    }
-    with pytest.raises(RuntimeError, match="disk full"):
-        api.mine(load_config(MineConfig, None, overrides))
-    assert len(built) == 1 and not built[0].exists()  # the first fold's index was written, then removed
-    assert _temp_dirs(out.parent) == [] and not out.exists()
 
 
 def test_no_qualifying_concept_is_an_error_only_when_asked(data, tiny_st, tmp_path):

@@ -131,8 +131,8 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
     """Candidates and pairs for the configured splits; writes ``cfg.output_dir``; returns the mining report.
 
     With ``cfg.synonym_queries.per_concept`` > 0 and a ``train`` split, the train split also gets
-    lists of KB synonyms mined without their own names (:mod:`xenc_toolkit.mining.synonyms`); their
-    per-fold indexes live in a temporary directory beside ``cfg.output_dir``, removed afterwards.
+    lists of KB synonyms mined without their own names (:mod:`xenc_toolkit.mining.synonyms`), against
+    per-fold indexes built in memory with the index's encoder.
     """
     from .index import DenseIndex
     from .mining.pairs import Miner, save_mining
@@ -149,7 +149,7 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
             log("synonym queries skipped: they only extend the train split, which is not mined", style="yellow")
     result = Miner(index.kb, cfg, dense_index=index).mine(mentions_by_split)
     if queries:
-        result = add_synonym_queries(result, index, queries, cfg, work_dir=Path(cfg.output_dir).parent)
+        result = add_synonym_queries(result, index, queries, cfg)
     save_mining(result, cfg.output_dir, config=cfg, index_manifest=index.manifest)
     log(f"pairs written to {cfg.output_dir}")
     return result.report

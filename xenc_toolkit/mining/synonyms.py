@@ -16,11 +16,8 @@ never mix synonym queries into evaluation splits.
 from __future__ import annotations
 
 import random
-import shutil
-import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,19 +212,16 @@ def draw_synonym_queries(kb: KnowledgeBase, cfg: MineConfig) -> list[Mention]:
     return queries
 
 
-@contextmanager
-def fold_index_builder(index, cfg: MineConfig, work_dir: str | Path) -> Iterator[Callable | None]:
+def fold_index_builder(index, cfg: MineConfig) -> Callable | None:
     """The ``build_index`` of :func:`mine_synonym_queries` for an index loaded by ``xenc mine``.
 
     None for TF-IDF candidates. Otherwise each fold's KB is embedded with ``index``'s own encoder
     (the same model object: not reloaded; its pooling and max length are the manifest's) into an
-    index of ``index``'s type and parameters, written under a temporary directory in ``work_dir``;
-    one fold's directory is on disk at a time, and the temporary directory is removed on leaving,
-    also on error.
+    in-memory index of ``index``'s type and parameters (nothing is written: a fold's index is
+    used once, and at UMLS scale it would be gigabytes on disk).
     """
     if cfg.candidates.generator == "tfidf":
-        yield None
-        return
+        return None
     from ..config import EncoderConfig, IndexConfig
     from ..index import DenseIndex
 
@@ -248,31 +242,21 @@ def fold_index_builder(index, cfg: MineConfig, work_dir: str | Path) -> Iterator
         ef_construction=built["ef_construction"],
     )
     encoder = index.encoder()  # the one mentions are embedded with (loaded once, shared with the folds)
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix=".xenc-synonym-indexes-", dir=work_dir))
 
     def build(kb: KnowledgeBase, tag: str):
-        for previous in root.iterdir():
-            shutil.rmtree(previous, ignore_errors=True)
-        return DenseIndex.build(kb, encoder_cfg, index_cfg, output_dir=root / tag, encoder=encoder, seed=cfg.seed)
+        return DenseIndex.build(kb, encoder_cfg, index_cfg, output_dir=None, encoder=encoder, seed=cfg.seed)
 
-    try:
-        yield build
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    return build
 
 
-def add_synonym_queries(
-    result: MiningResult, index, queries: Sequence[Mention], cfg: MineConfig, work_dir: str | Path
-) -> MiningResult:
+def add_synonym_queries(result: MiningResult, index, queries: Sequence[Mention], cfg: MineConfig) -> MiningResult:
     """``result`` with the lists and pairs of ``queries`` appended to its ``train`` split.
 
     ``index`` is the dense index ``result`` was mined with (its KB, encoder and index settings;
     see :func:`fold_index_builder`); ``cfg.synonym_queries.folds`` folds.
     """
-    with fold_index_builder(index, cfg, work_dir) as build_index:
-        synonyms = mine_synonym_queries(index.kb, build_index, queries, cfg, n_folds=cfg.synonym_queries.folds)
+    build_index = fold_index_builder(index, cfg)
+    synonyms = mine_synonym_queries(index.kb, build_index, queries, cfg, n_folds=cfg.synonym_queries.folds)
     merged = merge_training_results(result, synonyms)
     log(
         f"synonym queries: added {len(queries):,} training lists ({len(synonyms.pairs['train']):,} pairs) from "
