@@ -69,9 +69,34 @@ def test_mention_counts_are_recorded_for_added_and_existing_names(medic_like_kb,
     assert medic_like_kb.name_mentions.tolist() == [0] * medic_like_kb.n_names
 
 
+def test_dictionary_flags_tell_dictionary_names_from_mention_strings(medic_like_kb, tmp_path):
+    checksum = medic_like_kb.checksum
+    assert "dictionary" not in medic_like_kb.names.column_names and medic_like_kb.name_in_dictionary.all()
+    kb, _ = add_mention_names(
+        medic_like_kb, [_mention(0, "DM", "D009223"), _mention(1, "Myotonic Dystrophy", "D009223")]
+    )
+    flags = dict(
+        zip(zip(kb.name_concept.tolist(), kb.name_list, strict=True), kb.name_in_dictionary.tolist(), strict=True)
+    )
+    assert flags.pop((1, "DM")) is False  # added by a mention
+    assert flags[(1, "Myotonic Dystrophy")] is True  # a mention carried it too: still a dictionary name
+    assert all(flags.values()) and kb.names.schema.field("dictionary").type == "bool"
+    # augmenting again keeps earlier mention strings non-dictionary; save/load and subsets keep the column
+    again, _ = add_mention_names(kb, [_mention(2, "DM", "D009223"), _mention(3, "T2D", "D003920")])
+    assert [n for n, d in zip(again.name_list, again.name_in_dictionary, strict=True) if not d] == ["DM", "T2D"]
+    loaded = KnowledgeBase.load(again.save(tmp_path / "kb"))
+    assert loaded.name_in_dictionary.tolist() == again.name_in_dictionary.tolist()
+    assert loaded.checksum == again.checksum != kb.checksum
+    sub = again.subset([2, 1])
+    assert [n for n, d in zip(sub.name_list, sub.name_in_dictionary, strict=True) if not d] == ["DM", "T2D"]
+    assert sub.n_names == 5 and sub.name_concept.tolist() == [1, 1, 1, 0, 0]
+    assert medic_like_kb.checksum == checksum and KnowledgeBase.from_records([]).checksum  # no column, as before
+
+
 def test_kb_from_mentions_counts_surface_forms():
     kb = kb_from_mentions([_mention(0, "HD", "C1"), _mention(1, "HD", "C1"), _mention(2, "Huntington", "C1")])
     assert dict(zip(kb.name_list, kb.name_mentions.tolist(), strict=True)) == {"HD": 2, "Huntington": 1}
+    assert kb.name_in_dictionary.tolist() == [False, False]  # every name is a mention string
 
 
 def test_break_ties_orders_by_name_prior_then_concept_prior_then_row():

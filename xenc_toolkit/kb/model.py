@@ -51,7 +51,9 @@ class KnowledgeBase:
             distinct name of every concept (a string may appear for several concepts); a KB built
             from or augmented with annotated mentions also has ``mentions`` (int32): how many
             training mentions carried this exact string for this concept (0 for dictionary names),
-            the prior that orders equally similar candidates (:attr:`name_mentions`).
+            the prior that orders equally similar candidates (:attr:`name_mentions`), and
+            ``dictionary`` (bool): whether the row is a dictionary name (False for the strings
+            that only mentions added; :attr:`name_in_dictionary`).
         aliases: Arrow table ``alias_id`` (str) -> ``concept_index`` (int32): alternative
             ids that resolve to a concept (MEDIC alt ids, retired CUIs merged by MRCUI).
         metadata: provenance (source kind, files, filters, counts) and the checksum.
@@ -179,6 +181,20 @@ class KnowledgeBase:
         return self.names.column("mentions").to_numpy().astype(np.int32, copy=False)
 
     @functools.cached_property
+    def name_in_dictionary(self) -> np.ndarray:
+        """Whether each name row is a dictionary name (the ``dictionary`` column), bool.
+
+        False only for rows that training mentions added (:func:`~xenc_toolkit.kb.from_corpus.add_mention_names`,
+        :func:`~xenc_toolkit.kb.from_corpus.kb_from_mentions`). Without the column (a dictionary KB, or a
+        KB saved before the column existed) every row counts as a dictionary name, also rows with
+        mention counts: their provenance is unknown, so nothing ever treats them as removable.
+        """
+        if "dictionary" not in self.names.column_names:
+            return np.ones(self.n_names, dtype=np.bool_)
+        column = self.names.column("dictionary").fill_null(True)
+        return column.to_numpy().astype(np.bool_, copy=False)
+
+    @functools.cached_property
     def concept_mentions(self) -> np.ndarray:
         """Training mentions per concept: the sum of :attr:`name_mentions` over its names."""
         counts = np.bincount(self.name_concept, weights=self.name_mentions, minlength=self.n_concepts)
@@ -296,8 +312,9 @@ class KnowledgeBase:
             "name": self.names.column("name").take(pa.array(name_rows)),
             "concept_index": pa.array(new_index[name_rows].astype(np.int32)),
         }
-        if "mentions" in self.names.column_names:
-            names["mentions"] = self.names.column("mentions").take(pa.array(name_rows))
+        for optional in ("mentions", "dictionary"):
+            if optional in self.names.column_names:
+                names[optional] = self.names.column(optional).take(pa.array(name_rows))
         names = pa.table(names)
         alias_index = self.aliases.column("concept_index").to_numpy().astype(np.int64)
         alias_new = remap[alias_index] if len(alias_index) else alias_index
