@@ -91,6 +91,11 @@ def mining_summary(report: dict) -> None:
             )
             first = False
     out.print(table)
+    if report.get("cross_fitted"):
+        folds = report["cross_fitted"]
+        out.print(
+            f"train: cross-fitted in {folds['folds']} document folds ({', '.join(map(str, folds['fold_mentions']))} mentions)"
+        )
     filtered = report.get("false_negatives_filtered") or {}
     if any(filtered.values()):
         out.print(f"false negatives filtered (synonyms of the gold): {filtered}")

@@ -132,9 +132,12 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
 
     With ``cfg.synonym_queries.per_concept`` > 0 and a ``train`` split, the train split also gets
     lists of KB synonyms mined without their own names (:mod:`xenc_toolkit.mining.synonyms`), against
-    per-fold indexes built in memory with the index's encoder.
+    per-fold indexes built in memory with the index's encoder. With ``cfg.cross_fit_folds`` >= 2 and
+    a ``train`` split, training mentions are mined fold by fold against the KB without the fold's own
+    strings (:func:`~xenc_toolkit.mining.folds.mine_index_cross_fitted`).
     """
     from .index import DenseIndex
+    from .mining.folds import mine_index_cross_fitted
     from .mining.pairs import Miner, save_mining
     from .mining.synonyms import add_synonym_queries, draw_synonym_queries
 
@@ -147,7 +150,12 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
             queries = draw_synonym_queries(index.kb, cfg)  # before mining: fails fast when no concept qualifies
         else:
             log("synonym queries skipped: they only extend the train split, which is not mined", style="yellow")
-    result = Miner(index.kb, cfg, dense_index=index).mine(mentions_by_split)
+    if cfg.cross_fit_folds >= 2 and "train" in mentions_by_split:
+        result = mine_index_cross_fitted(index, mentions_by_split, cfg)
+    else:
+        if cfg.cross_fit_folds >= 2:
+            log("cross-fitting skipped: it only changes the train split, which is not mined", style="yellow")
+        result = Miner(index.kb, cfg, dense_index=index).mine(mentions_by_split)
     if queries:
         result = add_synonym_queries(result, index, queries, cfg)
     save_mining(result, cfg.output_dir, config=cfg, index_manifest=index.manifest)

@@ -334,6 +334,14 @@ class MineConfig(CommonConfig):
         "without that name (off by default: per_concept 0); only the train split; each fold builds a dense "
         "index of the KB (with the index's own encoder) when the generator is dense or fusion",
     )
+    cross_fit_folds: int = Field(
+        0,
+        ge=0,
+        description="cross-fitted training lists: mine the train split in this many document folds, each "
+        "against the index's KB without the fold's own training-mention strings (the KB must carry them: "
+        "build-index add_training_mentions, or a KB built from a corpus) through an in-memory dense index of "
+        "that KB built with the index's encoder; other splits against the full index (0 or 1 = off)",
+    )
 
 
 class TrainConfig(CommonConfig):

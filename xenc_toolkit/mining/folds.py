@@ -11,13 +11,23 @@ splits are mined against the KB built from all training mentions, as before.
 
 Each fold needs its own KB and dense index, built by the callables given; the results are
 merged into one :class:`~xenc_toolkit.mining.pairs.MiningResult`.
+
+``xenc mine --cross-fit-folds N`` (:func:`mine_index_cross_fitted`) has only the saved index,
+whose KB already holds every training mention's string: each fold's KB is that KB without the
+fold's own contribution (:func:`kb_without_mentions`, from the names table's ``mentions`` and
+``dictionary`` columns).
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import MineConfig
 from ..corpora.mention import Mention
@@ -115,3 +125,129 @@ def merge_split_reports(reports: list[dict]) -> dict:
             merged["pairs"][kind] = merged["pairs"].get(kind, 0) + n
     merged["folds"] = reports
     return merged
+
+
+# --------------------------------------------------------------------------- ``xenc mine`` (api.mine)
+NO_MENTION_COUNTS = (
+    "cross-fitting needs a KB that carries training-mention names: build-index with add_training_mentions, "
+    "or a KB built from a corpus"
+)
+
+
+def kb_without_mentions(kb: KnowledgeBase, mentions: Sequence[Mention]) -> KnowledgeBase:
+    """``kb`` without what ``mentions`` contributed to it: their strings' counts, and the names only they carried.
+
+    Each single-gold mention takes one off the ``mentions`` count of its (gold concept,
+    ``surface_text``) row (clipped at 0); rows left at 0 that are not dictionary names
+    (:attr:`KnowledgeBase.name_in_dictionary`) are dropped, the others keep their remaining count
+    (the tie-breaking prior then knows only the other mentions). Dictionary names always stay,
+    also when ``mentions`` carried them. Concepts (and so concept indices) are unchanged. Strings
+    not found under their gold (or golds not in the KB) are counted in the metadata
+    (``held_out_mentions``) and logged, not an error.
+
+    Raises:
+        XencError: ``kb`` has no ``mentions`` column (nothing tells which names mentions added).
+    """
+    if "mentions" not in kb.names.column_names:
+        raise XencError(f"{NO_MENTION_COUNTS} (this KB has no training-mention counts)")
+    wanted: Counter = Counter()
+    gold_not_in_kb = 0
+    for mention in mentions:
+        if len(mention.gold_ids) != 1:
+            continue
+        concept = kb.resolve(mention.gold_ids[0])
+        if concept is None:
+            gold_not_in_kb += 1
+        else:
+            wanted[concept, mention.surface_text] += 1
+    counts = kb.name_mentions.astype(np.int64)
+    rows = np.flatnonzero(
+        pc.is_in(kb.names.column("name"), value_set=pa.array(sorted({s for _, s in wanted}), pa.string()))
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False)
+    )
+    concepts, names = kb.name_concept, kb.names.column("name").take(pa.array(rows, pa.int64())).to_pylist()
+    found: set[tuple[int, str]] = set()
+    over = 0
+    for row, name in zip(rows.tolist(), names, strict=True):
+        key = (int(concepts[row]), name)
+        n = wanted.get(key)
+        if n and key not in found:  # the first row of a (concept, name) pair, as add_mention_names counted it
+            found.add(key)
+            over += max(0, n - int(counts[row]))
+            counts[row] = max(0, counts[row] - n)
+    not_found = sum(n for key, n in wanted.items() if key not in found)
+    keep = (counts > 0) | kb.name_in_dictionary
+    kept = np.flatnonzero(keep)
+    table = kb.names.take(pa.array(kept, pa.int64()))
+    table = table.set_column(table.column_names.index("mentions"), "mentions", pa.array(counts[kept], pa.int32()))
+    stats = {
+        "mentions": len(mentions),
+        "names_removed": int(kb.n_names - len(kept)),
+        "strings_not_found": not_found,
+        "counts_clipped": over,
+        "gold_not_in_kb": gold_not_in_kb,
+    }
+    if not_found or over:
+        log(
+            f"cross-fitting: {not_found:,} held-out mention strings are not names of their gold in the KB and "
+            f"{over:,} exceed their names' mention counts (the index was built from other training mentions?)",
+            style="yellow",
+        )
+    meta = {k: v for k, v in kb.metadata.items() if k != "checksum"}
+    meta["held_out_mentions"] = stats
+    return KnowledgeBase(concepts=kb.concepts, names=table, aliases=kb.aliases, metadata=meta)
+
+
+def mine_index_cross_fitted(index, mentions_by_split: dict[str, Sequence[Mention]], cfg: MineConfig) -> MiningResult:
+    """``xenc mine`` with ``cfg.cross_fit_folds`` >= 2: :func:`mine_cross_fitted` against a loaded index.
+
+    Fold ``f``'s training mentions are mined against ``index.kb`` without fold ``f``'s own mention
+    strings (:func:`kb_without_mentions`), through an in-memory dense index of that KB built with
+    ``index``'s own encoder (:func:`~xenc_toolkit.mining.synonyms.fold_index_builder`; none for
+    TF-IDF). The other splits are mined against ``index`` itself, exactly as without cross-fitting.
+    The report's ``cross_fitted`` also records what each fold's KB lost (``held_out``).
+
+    Raises:
+        XencError: the index's KB has no training-mention counts, or too few training documents.
+    """
+    from .synonyms import fold_index_builder
+
+    full_kb = index.kb
+    if "mentions" not in full_kb.names.column_names:
+        raise XencError(
+            f"{NO_MENTION_COUNTS}; the KB of index {cfg.index_dir} has no training-mention counts "
+            "(set cross_fit_folds to 0, --cross-fit-folds 0, or rebuild the index)"
+        )
+    if "dictionary" not in full_kb.names.column_names:
+        log(
+            "cross-fitting: the index's KB does not say which names are dictionary names (built before that was "
+            "recorded): every name stays, only the mention counts are reduced; rebuild the index",
+            style="yellow",
+        )
+    train = list(mentions_by_split["train"])
+    if cfg.max_mentions:
+        train = train[: cfg.max_mentions]  # as a plain run caps it (each fold is then below the cap)
+    document_folds(train, cfg.cross_fit_folds, cfg.seed)  # too few documents: fail before loading the encoder
+    all_ids = {m.mention_id for m in train}
+    held_out: list[dict] = []
+
+    def build_kb(rest: Sequence[Mention]) -> KnowledgeBase:
+        rest_ids = {m.mention_id for m in rest}
+        if rest_ids >= all_ids:
+            return full_kb  # the evaluation splits' KB: the index's own
+        kb = kb_without_mentions(full_kb, [m for m in train if m.mention_id not in rest_ids])
+        held_out.append(kb.metadata["held_out_mentions"])
+        return kb
+
+    build_fold_index = fold_index_builder(index, cfg)
+
+    def build_index(kb: KnowledgeBase, tag: str):
+        if tag == "all":
+            return index
+        return build_fold_index(kb, tag) if build_fold_index is not None else None
+
+    other = {split: mentions for split, mentions in mentions_by_split.items() if split != "train"}
+    result, _, _ = mine_cross_fitted(build_kb, build_index, train, other, cfg, n_folds=cfg.cross_fit_folds)
+    result.report["cross_fitted"]["held_out"] = held_out
+    return result
