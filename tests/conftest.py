@@ -187,3 +187,35 @@ def tiny_model(tmp_path_factory, tiny_bert, tiny_pipeline) -> Path:
         )
     )
     return Path(summary["best_dir"])
+
+
+@pytest.fixture(scope="session")
+def ncbi_medic_slice(shared_data):
+    """Factory: ``(root, n_train, n_dev) -> (corpus, split_files, kb)``.
+
+    The first ``n_train`` NCBI-disease training and ``n_dev`` development documents as one PubTator
+    file with PMID split files (``{"train": path, "dev": path}``), and the MEDIC subset holding their
+    gold concepts and the first 200 concepts.
+    """
+    from xenc_toolkit.corpora import read_pubtator
+    from xenc_toolkit.kb import load_medic
+
+    def documents(path: Path, count: int) -> list[str]:
+        blocks = path.read_text(encoding="utf-8").split("\n\n")
+        return [b.strip("\n") for b in blocks if b.strip()][:count]
+
+    def build(root: Path, n_train: int, n_dev: int):
+        ncbi = shared_data / "ncbi-disease"
+        train = documents(ncbi / "NCBItrainset_corpus.txt", n_train)
+        dev = documents(ncbi / "NCBIdevelopset_corpus.txt", n_dev)
+        corpus = root / "corpus.txt"
+        corpus.write_text("\n\n".join(train + dev) + "\n\n", encoding="utf-8")
+        split_files = {}
+        for split, blocks in (("train", train), ("dev", dev)):
+            split_files[split] = root / f"{split}_pmids.txt"
+            split_files[split].write_text("\n".join(b.split("|", 1)[0] for b in blocks) + "\n")
+        medic = load_medic(shared_data / "medic" / "medic_06Jul2012.txt")
+        golds = {medic.resolve(g) for doc in read_pubtator(corpus) for m in doc.mentions for g in m.gold_ids}
+        return corpus, split_files, medic.subset(sorted((golds - {None}) | set(range(200))))
+
+    return build

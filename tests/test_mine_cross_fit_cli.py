@@ -21,7 +21,6 @@ from xenc_toolkit.corpora import load_corpus, mentions_by_split
 from xenc_toolkit.errors import XencError
 from xenc_toolkit.index import DenseIndex
 from xenc_toolkit.index.encoder import NameEncoder
-from xenc_toolkit.kb import load_medic
 from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.mining.folds import document_folds, kb_without_mentions
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
@@ -35,28 +34,10 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": "200"})
 
 
-def _pubtator_blocks(path: Path, count: int) -> list[str]:
-    blocks = path.read_text(encoding="utf-8").split("\n\n")
-    return [b.strip("\n") for b in blocks if b.strip()][:count]
-
-
 @pytest.fixture(scope="module")
-def data(shared_data, tmp_path_factory, tiny_st):
-    from xenc_toolkit.corpora import read_pubtator
-
+def data(ncbi_medic_slice, tmp_path_factory, tiny_st):
     root = tmp_path_factory.mktemp("cross-fit-cli")
-    ncbi = shared_data / "ncbi-disease"
-    train = _pubtator_blocks(ncbi / "NCBItrainset_corpus.txt", 9)
-    dev = _pubtator_blocks(ncbi / "NCBIdevelopset_corpus.txt", 3)
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n\n".join(train + dev) + "\n\n", encoding="utf-8")
-    split_files = {}
-    for split, blocks in (("train", train), ("dev", dev)):
-        split_files[split] = root / f"{split}_pmids.txt"
-        split_files[split].write_text("\n".join(b.split("|", 1)[0] for b in blocks) + "\n")
-    medic = load_medic(shared_data / "medic" / "medic_06Jul2012.txt")
-    golds = {medic.resolve(g) for doc in read_pubtator(corpus) for m in doc.mentions for g in m.gold_ids}
-    dictionary_kb = medic.subset(sorted((golds - {None}) | set(range(200))))
+    corpus, split_files, dictionary_kb = ncbi_medic_slice(root, 9, 3)
     dictionary_kb.save(root / "medic-subset")
     corpus_flags = [
         "--corpus-path",

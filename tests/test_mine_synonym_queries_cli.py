@@ -17,7 +17,6 @@ from xenc_toolkit.cli.main import app
 from xenc_toolkit.config import EncoderConfig, IndexConfig, MineConfig, load_config
 from xenc_toolkit.index import DenseIndex
 from xenc_toolkit.index.encoder import NameEncoder
-from xenc_toolkit.kb import load_medic
 from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.kb.normalize import normalize_name
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
@@ -31,45 +30,27 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": "200"})
 
 
-def _pubtator_blocks(path: Path, count: int) -> list[str]:
-    """The first ``count`` documents of a PubTator file, as written there."""
-    blocks = path.read_text(encoding="utf-8").split("\n\n")
-    return [b.strip("\n") for b in blocks if b.strip()][:count]
-
-
 @pytest.fixture(scope="module")
-def data(shared_data, tmp_path_factory, tiny_st):
-    from xenc_toolkit.corpora import read_pubtator
-
+def data(ncbi_medic_slice, tmp_path_factory, tiny_st):
     root = tmp_path_factory.mktemp("synonym-cli")
-    ncbi = shared_data / "ncbi-disease"
-    train = _pubtator_blocks(ncbi / "NCBItrainset_corpus.txt", 6)
-    dev = _pubtator_blocks(ncbi / "NCBIdevelopset_corpus.txt", 3)
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n\n".join(train + dev) + "\n\n", encoding="utf-8")
-    for split, blocks in (("train", train), ("dev", dev)):
-        (root / f"{split}_pmids.txt").write_text("\n".join(b.split("|", 1)[0] for b in blocks) + "\n")
-    medic = load_medic(shared_data / "medic" / "medic_06Jul2012.txt")
-    golds = {medic.resolve(g) for doc in read_pubtator(corpus) for m in doc.mentions for g in m.gold_ids}
-    kb = medic.subset(sorted((golds - {None}) | set(range(200))))
+    corpus, split_files, kb = ncbi_medic_slice(root, 6, 3)
     DenseIndex.build(kb, EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig(), root / "index")
     common = [
         "--corpus-path",
         corpus,
         "--corpus-split-files",
-        f"train={root / 'train_pmids.txt'},dev={root / 'dev_pmids.txt'}",
+        f"train={split_files['train']},dev={split_files['dev']}",
         "--candidates-n-candidates",
         8,
         "-q",
     ]
     plain = root / "runs" / "plain"
-    split_files = {"train": str(root / "train_pmids.txt"), "dev": str(root / "dev_pmids.txt")}
     result = invoke("mine", "--index-dir", root / "index", *common, "--output-dir", plain)
     assert result.exit_code == 0, result.output
     return {
         "root": root,
         "common": ["--index-dir", root / "index", *common],
-        "corpus": {"corpus.path": str(corpus), "corpus.split_files": split_files},
+        "corpus": {"corpus.path": str(corpus), "corpus.split_files": {k: str(v) for k, v in split_files.items()}},
         "plain": plain,
         "kb": KnowledgeBase.load(root / "index" / "kb"),
     }
