@@ -36,7 +36,7 @@ def _with_mention_counts(
     names = kb.names.drop_columns([c for c in columns if c in kb.names.column_names])
     for name, column in columns.items():
         names = names.append_column(name, column)
-    return KnowledgeBase(concepts=kb.concepts, names=names, aliases=kb.aliases, metadata=kb.metadata)
+    return kb.with_names(names)
 
 
 def kb_from_mentions(

@@ -300,6 +300,15 @@ class KnowledgeBase:
         return digest.hexdigest()[:16]
 
     # ------------------------------------------------------------------ subsets
+    def with_names(self, names: pa.Table, **metadata: Any) -> KnowledgeBase:
+        """The same concepts and aliases (so the same concept indices) with another names table.
+
+        ``metadata`` entries are added to a copy of this KB's metadata; the checksum is recomputed.
+        """
+        meta = {k: v for k, v in self.metadata.items() if k != "checksum"}
+        meta.update(metadata)
+        return KnowledgeBase(concepts=self.concepts, names=names, aliases=self.aliases, metadata=meta)
+
     def subset(self, concept_indices: Sequence[int] | np.ndarray) -> KnowledgeBase:
         """A KB holding only the given concepts (in the given order)."""
         keep = np.asarray(concept_indices, dtype=np.int64)

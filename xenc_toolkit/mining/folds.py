@@ -194,9 +194,7 @@ def kb_without_mentions(kb: KnowledgeBase, mentions: Sequence[Mention]) -> Knowl
             f"{over:,} exceed their names' mention counts (the index was built from other training mentions?)",
             style="yellow",
         )
-    meta = {k: v for k, v in kb.metadata.items() if k != "checksum"}
-    meta["held_out_mentions"] = stats
-    return KnowledgeBase(concepts=kb.concepts, names=table, aliases=kb.aliases, metadata=meta)
+    return kb.with_names(table, held_out_mentions=stats)
 
 
 def mine_index_cross_fitted(index, mentions_by_split: dict[str, Sequence[Mention]], cfg: MineConfig) -> MiningResult:

@@ -114,9 +114,7 @@ def without_query_names(kb: KnowledgeBase, queries: Sequence[Mention]) -> Knowle
         count=kb.n_names,
     )
     rows = pa.array(np.nonzero(keep)[0])
-    meta = {k: v for k, v in kb.metadata.items() if k != "checksum"}
-    meta["synonym_queries_removed"] = int((~keep).sum())
-    return KnowledgeBase(concepts=kb.concepts, names=kb.names.take(rows), aliases=kb.aliases, metadata=meta)
+    return kb.with_names(kb.names.take(rows), synonym_queries_removed=int((~keep).sum()))
 
 
 def mine_synonym_queries(
