@@ -97,7 +97,7 @@ class EncoderConfig(Section):
         16384,
         ge=1,
         description="names per batch on GPU, at most 16 tokens each on average (CPU: at most 256); "
-        "16,384 ran 1.5-2.5x faster than 1,024-8,192 on an H100 (benchmarks/results/encode_kernels.json)",
+        "16,384 ran 1.25-2.5x faster than 1,024-8,192 on an H100 (benchmarks/results/encode_kernels.json)",
     )
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="'auto' = fp16 on GPU (finer than bf16 for near-duplicate names), fp32 on CPU"
