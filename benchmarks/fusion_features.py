@@ -29,12 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import write_result  # noqa: E402
+from benchmarks.quality_common import text_key  # noqa: E402
 
 FEATURES = ("logit", "retrieval_score", "exact_name", "log_name_mentions", "log_concept_mentions", "first_place")
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def load_dump(root: Path):
@@ -62,7 +59,7 @@ def candidate_features(kb, columns) -> list[np.ndarray]:
     """Per list, one row per candidate: the features after the logit (see FEATURES)."""
     pair_mentions: dict[tuple[int, str], int] = {}
     for concept, name, n in zip(kb.name_concept, kb.name_list, kb.name_mentions, strict=True):
-        key = (int(concept), _norm(name))
+        key = (int(concept), text_key(name))
         pair_mentions[key] = pair_mentions.get(key, 0) + int(n)
     concept_mentions = kb.concept_mentions
     out = []
@@ -79,8 +76,8 @@ def candidate_features(kb, columns) -> list[np.ndarray]:
             rows.append(
                 [
                     0.0 if score is None else score,
-                    float(_norm(name) == _norm(mention)),
-                    np.log1p(pair_mentions.get((concept, _norm(name)), 0)),
+                    float(text_key(name) == text_key(mention)),
+                    np.log1p(pair_mentions.get((concept, text_key(name)), 0)),
                     np.log1p(concept_mentions[concept]),
                     float(place == 0),
                 ]

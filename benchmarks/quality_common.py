@@ -36,6 +36,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -261,19 +262,32 @@ def _rerank(scorer, queries, candidate_lists, labels):
     return rerank_ranks(logits, labels), logits, seconds
 
 
-def _fit_fusion(scorer, pairs_dir: Path) -> tuple[dict, list]:
-    """The fusion weight fitted on the held-out training documents' lists (what ``xenc calibrate`` fits),
-    and the reranker's logits on those lists."""
+def _fit_fusion(scorer, held) -> tuple[dict, list]:
+    """The fusion weight fitted on the held-out training documents' lists ``held`` (what ``xenc calibrate``
+    fits), and the reranker's logits on those lists."""
     from xenc_toolkit.linking.fusion import fit_fusion_weight
-    from xenc_toolkit.mining.pairs import load_candidate_lists
 
-    held = load_candidate_lists(pairs_dir, "validation")
     labels = [list(y) for y in held["labels"]]
     _, logits, _ = _rerank(scorer, held["query"], held["candidate_texts"], labels)
     return fit_fusion_weight(logits, held["retrieval_scores"], labels), logits
 
 
-def _norm(text: str) -> str:
+class SeedRun(NamedTuple):
+    """One reranker of ``--seeds``: its training summary, and its logits and fusion on the evaluation and
+    held-out lists (``fusion`` and ``held_logits`` are None without held-out documents)."""
+
+    seed: int
+    summary: dict
+    train_s: float
+    ranks: np.ndarray
+    logits: list
+    score_s: float
+    fusion: dict | None
+    held_logits: list | None
+
+
+def text_key(text: str) -> str:
+    """A mention or name with case and spacing aside (punctuation kept, unlike ``kb.normalize.normalize_name``)."""
     return " ".join(text.lower().split())
 
 
@@ -290,8 +304,8 @@ def error_breakdown(lists, fused_ranks: np.ndarray, reranker_ranks: np.ndarray) 
     ):
         if 1 not in ys:
             continue
-        key = _norm(mention)
-        exact = [_norm(name) == key for name in names]
+        key = text_key(mention)
+        exact = [text_key(name) == key for name in names]
         group = (
             "gold_exact"
             if any(e and y for e, y in zip(exact, ys, strict=True))
@@ -326,10 +340,10 @@ def _dump(path: Path, pairs_dir: Path, kb, runs) -> None:
         lists = load_candidate_lists(pairs_dir, split)
         lists.remove_columns(["candidate_texts"]).to_parquet(str(path / f"lists_{split}.parquet"))
     arrays = {}
-    for seed, _, _, _, logits, _, _, held_logits in runs:
-        arrays[f"dev_{seed}"] = np.concatenate(logits).astype(np.float32)
-        if held_logits is not None:
-            arrays[f"validation_{seed}"] = np.concatenate(held_logits).astype(np.float32)
+    for run in runs:
+        arrays[f"dev_{run.seed}"] = np.concatenate(run.logits).astype(np.float32)
+        if run.held_logits is not None:
+            arrays[f"validation_{run.seed}"] = np.concatenate(run.held_logits).astype(np.float32)
     np.savez_compressed(path / "logits.npz", **arrays)
 
 
@@ -436,8 +450,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     retrieval_ranks = np.asarray(lists["gold_rank"])
     labels = [list(y) for y in lists["labels"]]
 
+    held = load_candidate_lists(out / "pairs", "validation") if holdout_mentions else None
     seeds = [int(x) for x in str(args.seeds).split(",")]
-    runs = []
+    runs: list[SeedRun] = []
     for seed in seeds:
         train_cfg = TrainConfig(
             pairs_dir=out / "pairs",
@@ -460,9 +475,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         train_s = round(time.perf_counter() - t, 1)
         scorer = _scorer(seed_summary["best_dir"])
         ranks, logits, score_s = _rerank(scorer, lists["query"], lists["candidate_texts"], labels)
-        seed_fusion, held_logits = _fit_fusion(scorer, out / "pairs") if holdout_mentions else (None, None)
+        seed_fusion, held_logits = _fit_fusion(scorer, held) if held is not None else (None, None)
         del scorer
-        runs.append((seed, seed_summary, train_s, ranks, logits, score_s, seed_fusion, held_logits))
+        runs.append(SeedRun(seed, seed_summary, train_s, ranks, logits, score_s, seed_fusion, held_logits))
     from xenc_toolkit.evaluation.ranking import rerank_ranks
     from xenc_toolkit.linking.fusion import fit_fusion_weight, fuse
 
@@ -473,21 +488,24 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
 
     # the seed whose fused ranking is best on the held-out training documents (the first on a tie): model
     # choice never looks at the evaluation mentions
-    chosen = max(range(len(runs)), key=lambda i: (runs[i][6]["acc@1"] if runs[i][6] else 0.0, -i))
-    chosen_seed, summary, times["xenc_train_s"], reranker_ranks, xenc_logits, xenc_score_s, fusion, _ = runs[chosen]
+    chosen = runs[max(range(len(runs)), key=lambda i: (runs[i].fusion["acc@1"] if runs[i].fusion else 0.0, -i))]
+    summary, fusion, reranker_ranks, xenc_logits = chosen.summary, chosen.fusion, chosen.ranks, chosen.logits
+    times["xenc_train_s"], xenc_score_s = chosen.train_s, chosen.score_s
     xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
     xenc_ranks = fused_ranks(xenc_logits, fusion["weight"]) if fusion is not None else reranker_ranks
     seed_runs = {
-        str(seed): {
-            "train_s": train_s,
-            "heldout_acc@1": None if f is None else round(f["acc@1"], 4),
-            "fusion_weight": None if f is None else f["weight"],
-            "reranker_alone_acc@1": round(float(np.mean(ranks == 0)), 4),
-            "acc@1": round(float(np.mean((fused_ranks(logits, f["weight"]) if f else ranks) == 0)), 4),
+        str(run.seed): {
+            "train_s": run.train_s,
+            "heldout_acc@1": None if run.fusion is None else round(run.fusion["acc@1"], 4),
+            "fusion_weight": None if run.fusion is None else run.fusion["weight"],
+            "reranker_alone_acc@1": round(float(np.mean(run.ranks == 0)), 4),
+            "acc@1": round(
+                float(np.mean((fused_ranks(run.logits, run.fusion["weight"]) if run.fusion else run.ranks) == 0)), 4
+            ),
         }
-        for seed, _, train_s, ranks, logits, _, f, _ in runs
+        for run in runs
     }
-    seed_summary = {"chosen_on_heldout": chosen_seed, "runs": seed_runs}
+    seed_summary = {"chosen_on_heldout": chosen.seed, "runs": seed_runs}
     if len(runs) > 1:
         dev_accs = [r["acc@1"] for r in seed_runs.values()]
         seed_summary.update(
@@ -495,9 +513,8 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         )
         if fusion is not None:
             # the seeds' mean logit, its fusion weight refitted on the held-out lists
-            mean_dev = [np.mean(x, axis=0) for x in zip(*(r[4] for r in runs), strict=True)]
-            mean_held = [np.mean(x, axis=0) for x in zip(*(r[7] for r in runs), strict=True)]
-            held = load_candidate_lists(out / "pairs", "validation")
+            mean_dev = [np.mean(x, axis=0) for x in zip(*(r.logits for r in runs), strict=True)]
+            mean_held = [np.mean(x, axis=0) for x in zip(*(r.held_logits for r in runs), strict=True)]
             ensemble = fit_fusion_weight(mean_held, held["retrieval_scores"], [list(y) for y in held["labels"]])
             seed_summary["ensemble"] = {
                 "heldout_acc@1": round(ensemble["acc@1"], 4),
