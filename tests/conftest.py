@@ -219,3 +219,19 @@ def ncbi_medic_slice(shared_data):
         return corpus, split_files, medic.subset(sorted((golds - {None}) | set(range(200))))
 
     return build
+
+
+@pytest.fixture()
+def encoder_loads(monkeypatch) -> list:
+    """The model of every ``NameEncoder`` constructed while the test runs, in order."""
+    from xenc_toolkit.index.encoder import NameEncoder
+
+    constructed: list = []
+    original_init = NameEncoder.__init__
+
+    def counting_init(self, *args, **kwargs):
+        constructed.append(args[0] if args else kwargs.get("model"))
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(NameEncoder, "__init__", counting_init)
+    return constructed

@@ -8,11 +8,10 @@ the tiny random sentence-transformers BERT, so the index's KB holds the training
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from candidate_lists import lists_of, same_columns
 from typer.testing import CliRunner
 
 from xenc_toolkit.cli.main import app
@@ -20,7 +19,6 @@ from xenc_toolkit.config import CorpusConfig, EncoderConfig, IndexConfig, MineCo
 from xenc_toolkit.corpora import load_corpus, mentions_by_split
 from xenc_toolkit.errors import XencError
 from xenc_toolkit.index import DenseIndex
-from xenc_toolkit.index.encoder import NameEncoder
 from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.mining.folds import document_folds, kb_without_mentions
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
@@ -98,15 +96,6 @@ def _folds(data):
         others = set().union(*(set(keys[g]) for g in range(FOLDS) if g != f))
         fold_only.append(set(keys[f]) - others - dictionary)
     return folds, keys, fold_only
-
-
-def _lists(pairs_dir: Path, split: str) -> dict:
-    return load_candidate_lists(pairs_dir, split).to_dict()
-
-
-def _same(a: dict, b: dict) -> bool:
-    """Equal columns (a gold inserted into a list has a NaN retrieval score: NaN == NaN here)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def _by_mention(table: dict) -> dict:
@@ -210,15 +199,7 @@ def test_mine_help_shows_the_flag():
     assert result.exit_code == 0 and "--cross-fit-folds" in result.output
 
 
-def test_cross_fitted_mining_through_the_cli(data, monkeypatch):
-    constructed = []
-    original_init = NameEncoder.__init__
-
-    def counting_init(self, *args, **kwargs):
-        constructed.append(args[0] if args else kwargs.get("model"))
-        original_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(NameEncoder, "__init__", counting_init)
+def test_cross_fitted_mining_through_the_cli(data, monkeypatch, encoder_loads):
     calls = _spy_builds(monkeypatch)
     out = data["root"] / "runs" / "cross-fit"
     result = invoke("mine", *data["common"], "--output-dir", out, "--cross-fit-folds", FOLDS)
@@ -227,10 +208,10 @@ def test_cross_fitted_mining_through_the_cli(data, monkeypatch):
 
     kb = data["kb"]
     folds, _, fold_only = _folds(data)
-    plain_train, train = _lists(data["plain"], "train"), _lists(out, "train")
+    plain_train, train = lists_of(data["plain"], "train"), lists_of(out, "train")
     assert len(train["mention_id"]) == len(plain_train["mention_id"]) == len(data["train"])
     assert sorted(train["mention_id"]) == sorted(plain_train["mention_id"])
-    assert _same(_lists(out, "dev"), _lists(data["plain"], "dev"))  # evaluation lists untouched
+    assert same_columns(lists_of(out, "dev"), lists_of(data["plain"], "dev"))  # evaluation lists untouched
     assert set(load_pairs(out)) == {"train", "dev"}
 
     # no training list holds a name that only its own fold's mentions put into the KB; a plain run's do
@@ -271,7 +252,7 @@ def test_cross_fitted_mining_through_the_cli(data, monkeypatch):
         assert call["output_dir"] is None
         assert call["encoder_cfg"].model in (manifest["encoder"]["resolved_path"], manifest["encoder"]["name"])
     assert len({id(c["encoder"]) for c in calls}) == 1 and calls[0]["encoder"] is not None
-    assert len(constructed) == 1  # loaded once, for mentions and folds alike
+    assert len(encoder_loads) == 1  # loaded once, for mentions and folds alike
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
 
@@ -281,8 +262,8 @@ def test_zero_folds_is_a_plain_run_and_tfidf_builds_no_index(data, monkeypatch):
     assert invoke("mine", *data["common"], "--output-dir", out, "--cross-fit-folds", 0).exit_code == 0
     assert calls == []
     for split in ("train", "dev"):
-        assert _same(_lists(out, split), _lists(data["plain"], split))
-        assert _same(load_pairs(out)[split].to_dict(), load_pairs(data["plain"])[split].to_dict())
+        assert same_columns(lists_of(out, split), lists_of(data["plain"], split))
+        assert same_columns(load_pairs(out)[split].to_dict(), load_pairs(data["plain"])[split].to_dict())
     assert "cross_fitted" not in load_mining_report(out)
 
     tfidf = [*data["common"], "--candidates-generator", "tfidf"]
@@ -291,7 +272,7 @@ def test_zero_folds_is_a_plain_run_and_tfidf_builds_no_index(data, monkeypatch):
     result = invoke("mine", *tfidf, "--output-dir", crossed, "--cross-fit-folds", 2)
     assert result.exit_code == 0, result.output
     assert calls == []
-    assert _same(_lists(crossed, "dev"), _lists(plain, "dev"))
+    assert same_columns(lists_of(crossed, "dev"), lists_of(plain, "dev"))
     assert len(load_candidate_lists(crossed, "train")) == len(load_candidate_lists(plain, "train"))
     assert load_mining_report(crossed)["cross_fitted"]["folds"] == 2
     # synonym queries are appended after the cross-fitted mention lists, as after plain ones
@@ -299,14 +280,14 @@ def test_zero_folds_is_a_plain_run_and_tfidf_builds_no_index(data, monkeypatch):
     flags = ["--cross-fit-folds", 2, "--synonym-queries", 1, "--synonym-queries-max-queries", 10]
     assert invoke("mine", *tfidf, "--output-dir", both, *flags).exit_code == 0
     n_train = len(load_candidate_lists(crossed, "train"))
-    assert _same(_lists(both, "train")["mention_id"][:n_train], _lists(crossed, "train")["mention_id"])
+    assert same_columns(lists_of(both, "train")["mention_id"][:n_train], lists_of(crossed, "train")["mention_id"])
     assert 0 < len(load_candidate_lists(both, "train")) - n_train <= 10
     report = load_mining_report(both)
     assert report["cross_fitted"]["folds"] == 2 and report["splits"]["train"]["synonym_queries"]["queries"] > 0
     # cross-fitting only changes the train split: a dev-only run ignores it
     dev_only = data["root"] / "runs-tfidf" / "dev-only"
     assert invoke("mine", *tfidf, "--output-dir", dev_only, "--splits", "dev", "--cross-fit-folds", 2).exit_code == 0
-    assert _same(_lists(dev_only, "dev"), _lists(plain, "dev"))
+    assert same_columns(lists_of(dev_only, "dev"), lists_of(plain, "dev"))
     for bad in (-1, "x"):
         assert invoke("mine", *tfidf, "--output-dir", dev_only, "--cross-fit-folds", bad).exit_code == 2
     result = invoke("mine", *tfidf, "--output-dir", data["root"] / "runs-tfidf" / "too-many", "--cross-fit-folds", 50)

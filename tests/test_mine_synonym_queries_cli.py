@@ -6,17 +6,14 @@ Real-shaped data: a few NCBI-disease documents (train and dev by PMID) linked to
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from candidate_lists import lists_of, same_columns
 from typer.testing import CliRunner
 
 from xenc_toolkit import api
 from xenc_toolkit.cli.main import app
 from xenc_toolkit.config import EncoderConfig, IndexConfig, MineConfig, load_config
 from xenc_toolkit.index import DenseIndex
-from xenc_toolkit.index.encoder import NameEncoder
 from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.kb.normalize import normalize_name
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
@@ -56,17 +53,8 @@ def data(ncbi_medic_slice, tmp_path_factory, tiny_st):
     }
 
 
-def _lists(pairs_dir: Path, split: str) -> dict:
-    return load_candidate_lists(pairs_dir, split).to_dict()
-
-
 def _rows(table: dict, start: int = 0, stop: int | None = None) -> dict:
     return {k: v[start:stop] for k, v in table.items()}
-
-
-def _same(a: dict, b: dict) -> bool:
-    """Equal columns (a gold inserted into a list has a NaN retrieval score: NaN == NaN here)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def _spy_builds(monkeypatch) -> list[dict]:
@@ -133,20 +121,12 @@ def test_per_concept_zero_mines_exactly_as_a_plain_run(data, monkeypatch):
     assert result.exit_code == 0, result.output
     assert calls == []  # no fold index
     for split in ("train", "dev"):
-        assert _same(_lists(out, split), _lists(data["plain"], split))
-        assert _same(load_pairs(out)[split].to_dict(), load_pairs(data["plain"])[split].to_dict())
+        assert same_columns(lists_of(out, split), lists_of(data["plain"], split))
+        assert same_columns(load_pairs(out)[split].to_dict(), load_pairs(data["plain"])[split].to_dict())
     assert "synonym_queries" not in load_mining_report(out)["splits"]["train"]
 
 
-def test_synonym_queries_add_training_lists_mined_without_their_own_names(data, monkeypatch):
-    constructed = []
-    original_init = NameEncoder.__init__
-
-    def counting_init(self, *args, **kwargs):
-        constructed.append(args[0] if args else kwargs.get("model"))
-        original_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(NameEncoder, "__init__", counting_init)
+def test_synonym_queries_add_training_lists_mined_without_their_own_names(data, monkeypatch, encoder_loads):
     calls = _spy_builds(monkeypatch)
     out = data["root"] / "runs" / "synonyms"
     result = invoke("mine", *data["common"], "--output-dir", out, "--synonym-queries", 1, "--synonym-folds", 3)
@@ -155,17 +135,17 @@ def test_synonym_queries_add_training_lists_mined_without_their_own_names(data, 
     kb = data["kb"]
     queries = synonym_queries(kb, per_concept=1, seed=MineConfig().seed)
     assert len(queries) > 20
-    plain_train, train = _lists(data["plain"], "train"), _lists(out, "train")
+    plain_train, train = lists_of(data["plain"], "train"), lists_of(out, "train")
     n_plain = len(plain_train["mention_id"])
     # the mentions' lists are as before, followed by exactly one list per synonym query
     assert len(train["mention_id"]) == n_plain + len(queries)
-    assert _same(_rows(train, 0, n_plain), plain_train)
+    assert same_columns(_rows(train, 0, n_plain), plain_train)
     added = _rows(train, n_plain)
     assert sorted(added["mention_id"]) == sorted(q.mention_id for q in queries)
     assert set(added["doc_id"]) == {SYNONYM_DOC_PREFIX}
-    assert _same(_lists(out, "dev"), _lists(data["plain"], "dev"))  # evaluation lists untouched
+    assert same_columns(lists_of(out, "dev"), lists_of(data["plain"], "dev"))  # evaluation lists untouched
     pairs, plain_pairs = load_pairs(out), load_pairs(data["plain"])
-    assert _same(pairs["dev"].to_dict(), plain_pairs["dev"].to_dict())
+    assert same_columns(pairs["dev"].to_dict(), plain_pairs["dev"].to_dict())
     assert len(pairs["train"]) > len(plain_pairs["train"])
     assert set(pairs["train"]["mention_id"][len(plain_pairs["train"]) :]) <= set(added["mention_id"])
 
@@ -198,7 +178,7 @@ def test_synonym_queries_add_training_lists_mined_without_their_own_names(data, 
     manifest = read_json(data["root"] / "index" / "manifest.json")
     assert len(calls) == 3
     assert len({id(c["encoder"]) for c in calls}) == 1 and calls[0]["encoder"] is not None
-    assert len(constructed) == 1  # the model was loaded once, for mentions and folds alike
+    assert len(encoder_loads) == 1  # the model was loaded once, for mentions and folds alike
     for call in calls:
         assert call["n_names"] < kb.n_names  # the fold's query names are gone
         assert call["encoder_cfg"].model in (manifest["encoder"]["resolved_path"], manifest["encoder"]["name"])
