@@ -43,9 +43,9 @@ def _compare(kb, dev, expanded, args, work: Path) -> tuple[dict, list[str]]:
     import numpy as np
 
     from xenc_toolkit.config import CandidateConfig, EncoderConfig, IndexConfig
-    from xenc_toolkit.index import DenseIndex
-    from xenc_toolkit.mining.candidates import CandidateGenerator
     from xenc_toolkit.mining.pairs import resolve_gold
+    from xenc_toolkit.retrieval import DenseIndex
+    from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
 
     index = None
     if args.dense:

@@ -213,9 +213,9 @@ def mine_medmentions(context: bool, max_mentions: int, seed: int = 0, kb_from_sa
         MineConfig,
         NegativesConfig,
     )
-    from xenc_toolkit.index import DenseIndex
     from xenc_toolkit.kb.from_corpus import kb_from_mentions
     from xenc_toolkit.mining.pairs import Miner
+    from xenc_toolkit.retrieval import DenseIndex
 
     mentions = medmentions_mentions(context_window=16)
     kb = None if kb_from_sample else kb_from_mentions(mentions)

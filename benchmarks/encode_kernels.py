@@ -35,7 +35,7 @@ def run_config(encoder, model, names, batch: int) -> tuple[float, float, object]
     """Model-only names/s over ``names`` and GPU-busy share; returns the embeddings too."""
     import torch
 
-    from xenc_toolkit.index.encoder import _ResultSink
+    from xenc_toolkit.retrieval.encoder import _ResultSink
 
     batches = list(encoder._batches(names, batch, batch * 16, 131072))
     result = torch.empty((len(names), encoder.dimension), dtype=torch.float32, device=encoder.device)
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--pipeline-names", type=int, default=2_000_000)
     args = parser.parse_args()
     quiet_libraries()
-    from xenc_toolkit.index import NameEncoder
+    from xenc_toolkit.retrieval import NameEncoder
 
     work = Path(tempfile.mkdtemp(prefix="xenc-kernels-"))
     kb = synthetic_kb(args.names)

@@ -7,7 +7,7 @@ KB: MEDIC plus the NCBI-disease training mentions as names of their gold concept
 ``quality_ncbi_disease.py``; ``add_mention_names``). The offline all-MiniLM-L6-v2 is tuned on that
 KB's synonym pairs (at most ``--max-pairs-per-concept`` per concept) and, with ``--mentions``
 (default), on (training mention, a name of its gold concept) pairs: ``MultipleNegativesRankingLoss``
-in concept-unique batches (:mod:`xenc_toolkit.index.tuning`). Dev mentions are never used for
+in concept-unique batches (:mod:`xenc_toolkit.training.encoder_tuning`). Dev mentions are never used for
 tuning. On a CPU a full epoch (~180K pairs) is out of reach, so the default budget is
 ``--max-steps`` updates of ``--batch`` pairs: the first steps of one shuffled epoch, i.e. a random
 sample of the pairs.
@@ -48,9 +48,9 @@ def _rate(ranks, k: int = 1) -> float:
 def _retrieve(kb, model: str, dev, k: int, work: Path) -> tuple[dict, float]:
     """Gold ranks of the dev mentions per generator (dense, tfidf, fusion) with ``model``; seconds."""
     from xenc_toolkit.config import CandidateConfig, EncoderConfig, IndexConfig
-    from xenc_toolkit.index import DenseIndex
-    from xenc_toolkit.mining.candidates import CandidateGenerator
     from xenc_toolkit.mining.pairs import resolve_gold
+    from xenc_toolkit.retrieval import DenseIndex
+    from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
 
     t = time.perf_counter()
     index = DenseIndex.build(kb, EncoderConfig(model=model, batch_size=512), IndexConfig(), work)
@@ -82,9 +82,9 @@ def main() -> None:
 
     from xenc_toolkit.config import EncoderTuningConfig
     from xenc_toolkit.corpora import read_pubtator
-    from xenc_toolkit.index.tuning import tune_encoder
     from xenc_toolkit.kb import load_medic
     from xenc_toolkit.kb.from_corpus import add_mention_names
+    from xenc_toolkit.training.encoder_tuning import tune_encoder
 
     started = time.perf_counter()
     root = data_dir()

@@ -130,8 +130,8 @@ def main() -> None:
     parser.add_argument("--card", default="NVIDIA H100 80GB HBM3", help="card the dump's logits came from")
     args = parser.parse_args()
 
-    from xenc_toolkit.evaluation.ranking import rerank_ranks
-    from xenc_toolkit.linking.fusion import fit_fusion_weight, fuse
+    from xenc_toolkit.reranker.ranking import rerank_ranks
+    from xenc_toolkit.reranker.score_fusion import fit_fusion_weight, fuse_scores
 
     kb, lists, logits = load_dump(args.dump)
     held, dev = lists["validation"], lists["dev"]
@@ -147,7 +147,7 @@ def main() -> None:
 
     def grid(held_logits, dev_logits) -> dict:
         fit = fit_fusion_weight(held_logits, held["retrieval_scores"], held_labels)
-        fused = [fuse(a, b, fit["weight"]) for a, b in zip(dev_logits, dev["retrieval_scores"], strict=True)]
+        fused = [fuse_scores(a, b, fit["weight"]) for a, b in zip(dev_logits, dev["retrieval_scores"], strict=True)]
         return {
             "weight": fit["weight"],
             "heldout_acc@1": round(fit["acc@1"], 4),

@@ -148,7 +148,7 @@ def encode_diagnostics(encoder, names, batch: int) -> dict:
         out[f"tokenize_only_names_per_s_{label}"] = round(len(sample) / (time.perf_counter() - t), 1)
     out["mean_tokens_per_name"] = round(tokens / len(sample), 2)
     # the model alone: batches tokenised beforehand, then only the forward passes and the copies back
-    from xenc_toolkit.index.encoder import _ResultSink
+    from xenc_toolkit.retrieval.encoder import _ResultSink
 
     batches = list(encoder._batches(sample, batch, batch * 16, 131072))
     result = torch.empty((len(sample), encoder.dimension), dtype=encoder.dtype, device=encoder.device)
@@ -181,7 +181,7 @@ def gpu(args) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from xenc_toolkit.index import DenseIndex, NameEncoder
+    from xenc_toolkit.retrieval import DenseIndex, NameEncoder
 
     work = Path(tempfile.mkdtemp(prefix="xenc-index-bench-"))
     figures, details = {}, {}
@@ -233,7 +233,7 @@ def gpu(args) -> None:
         searcher=None,
         _encoder=encoder,
     )
-    from xenc_toolkit.index.search import TorchExactSearcher
+    from xenc_toolkit.retrieval.search import TorchExactSearcher
 
     index.searcher = TorchExactSearcher(
         embeddings, device=device, dtype=torch.bfloat16 if device == "cuda" else None, max_scores_bytes=4 << 30
@@ -251,7 +251,7 @@ def gpu(args) -> None:
 
 def cpu(args) -> None:
     from xenc_toolkit.config import EncoderConfig, IndexConfig
-    from xenc_toolkit.index import DenseIndex
+    from xenc_toolkit.retrieval import DenseIndex
 
     kb = synthetic_kb(args.names)
     mentions = noisy_mentions(kb, args.mentions)

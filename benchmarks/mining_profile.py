@@ -73,7 +73,7 @@ def lexical_candidates(kb, mentions, n_candidates: int, seed: int = 2, window: i
     import numpy as np
 
     from xenc_toolkit.kb.normalize import normalize_name
-    from xenc_toolkit.mining.candidates import aggregate_to_concepts
+    from xenc_toolkit.retrieval.candidates import aggregate_to_concepts
 
     rng = np.random.default_rng(seed)
     keys = np.array([normalize_name(name) for name in kb.name_list], dtype=object)

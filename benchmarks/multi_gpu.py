@@ -7,7 +7,7 @@
    release, +-16 words of context), a surface-form KB of them, all-MiniLM-L6-v2 dense candidates
    (16 per mention), positive + 5 hard + 1 same-type + 1 random negative per mention; 95% of the
    mentions train, 5% are the dev split. Written with ``save_mining`` as ``xenc mine`` does.
-2. Throughput: ``xenc_toolkit.training.run.train`` (the code behind ``xenc train``: the xenc
+2. Throughput: ``xenc_toolkit.commands.train.train`` (the code behind ``xenc train``: the xenc
    trainer, pre-tokenised length-grouped batches) on a BERT-base-sized model (12 x 768, random
    weights, MiniLM's vocabulary; speed does not depend on the weights), BCE pairs, bf16, launched
    with ``torchrun --nproc_per_node 1`` and ``N``. Data-parallel scaling keeps the batch of each
@@ -141,9 +141,9 @@ def worker(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     quiet_libraries()
     from benchmarks.train_throughput import StepClock
+    from xenc_toolkit.commands.train import train
     from xenc_toolkit.config import TrainConfig
     from xenc_toolkit.training.distributed import is_main_process, world_size
-    from xenc_toolkit.training.run import train
 
     cfg = TrainConfig(**spec["train"])
     clock = StepClock(spec.get("warmup", 0))

@@ -33,7 +33,7 @@ def host_device_breakdown(scorer, queries, candidates) -> dict:
     """Where the scorer's time goes: tokenising alone, and the model alone on tensors already on the device."""
     import torch
 
-    from xenc_toolkit.linking.scorer import _dedupe
+    from xenc_toolkit.reranker.scorer import _dedupe
 
     out = {}
     t = time.perf_counter()
@@ -83,7 +83,7 @@ def main() -> None:
     import torch
     from sentence_transformers import CrossEncoder
 
-    from xenc_toolkit.linking.scorer import PairScorer
+    from xenc_toolkit.reranker.scorer import PairScorer
 
     work = Path(tempfile.mkdtemp(prefix="xenc-predict-bench-"))
     base = bert_base_from_minilm_vocab(work / "bert-base", layers=args.layers, hidden=args.hidden)

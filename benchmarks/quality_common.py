@@ -139,7 +139,7 @@ def add_recipe_arguments(
 def _tune_encoder(kb, train_mentions, args, out: Path) -> dict:
     """``xenc tune-encoder`` on ``kb`` (+ the training mentions, with ``--tune-mentions``); returns its summary."""
     from xenc_toolkit.config import EncoderTuningConfig
-    from xenc_toolkit.index.tuning import tune_encoder
+    from xenc_toolkit.training.encoder_tuning import tune_encoder
 
     config = EncoderTuningConfig(
         batch_size=args.tune_batch,
@@ -245,7 +245,7 @@ def _scorer(model_dir: str, batch_size: int = 256):
     """A model's pair scorer, loaded once for all the lists it scores."""
     from sentence_transformers import CrossEncoder
 
-    from xenc_toolkit.linking.scorer import PairScorer
+    from xenc_toolkit.reranker.scorer import PairScorer
 
     # fp32: a reranker whose scores barely vary (a collapsed one) must not tie in bf16 and so inherit
     # the retrieval order
@@ -253,8 +253,8 @@ def _scorer(model_dir: str, batch_size: int = 256):
 
 
 def _rerank(scorer, queries, candidate_lists, labels):
-    from xenc_toolkit.evaluation.ranking import rerank_ranks
-    from xenc_toolkit.linking.scorer import score_candidate_lists
+    from xenc_toolkit.reranker.ranking import rerank_ranks
+    from xenc_toolkit.reranker.scorer import score_candidate_lists
 
     t = time.perf_counter()
     logits = score_candidate_lists(scorer, queries, candidate_lists)
@@ -265,7 +265,7 @@ def _rerank(scorer, queries, candidate_lists, labels):
 def _fit_fusion(scorer, held) -> tuple[dict, list]:
     """The fusion weight fitted on the held-out training documents' lists ``held`` (what ``xenc calibrate``
     fits), and the reranker's logits on those lists."""
-    from xenc_toolkit.linking.fusion import fit_fusion_weight
+    from xenc_toolkit.reranker.score_fusion import fit_fusion_weight
 
     labels = [list(y) for y in held["labels"]]
     _, logits, _ = _rerank(scorer, held["query"], held["candidate_texts"], labels)
@@ -373,6 +373,7 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     """``build_kb(training mentions) -> (kb, info)`` is called with the training mentions left after the
     hold-out, so the held-out documents are as new to the KB as the evaluation mentions (``info`` joins
     the dataset details)."""
+    from xenc_toolkit.commands.train import train
     from xenc_toolkit.config import (
         CandidateConfig,
         EncoderConfig,
@@ -382,10 +383,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         NegativesConfig,
         TrainConfig,
     )
-    from xenc_toolkit.index import DenseIndex
     from xenc_toolkit.mining.folds import mine_cross_fitted
     from xenc_toolkit.mining.pairs import Miner, load_candidate_lists, save_mining
-    from xenc_toolkit.training.run import train
+    from xenc_toolkit.retrieval import DenseIndex
 
     out = Path(args.work or tempfile.mkdtemp(prefix=f"xenc-{name}-"))
     times: dict[str, float] = {}
@@ -478,12 +478,12 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         seed_fusion, held_logits = _fit_fusion(scorer, held) if held is not None else (None, None)
         del scorer
         runs.append(SeedRun(seed, seed_summary, train_s, ranks, logits, score_s, seed_fusion, held_logits))
-    from xenc_toolkit.evaluation.ranking import rerank_ranks
-    from xenc_toolkit.linking.fusion import fit_fusion_weight, fuse
+    from xenc_toolkit.reranker.ranking import rerank_ranks
+    from xenc_toolkit.reranker.score_fusion import fit_fusion_weight, fuse_scores
 
     def fused_ranks(logit_lists, weight):
         return rerank_ranks(
-            [fuse(x, r, weight) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)], labels
+            [fuse_scores(x, r, weight) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)], labels
         )
 
     # the seed whose fused ranking is best on the held-out training documents (the first on a tie): model

@@ -1,6 +1,6 @@
 """Scale benchmark: load a full-size UMLS release with the default English-only filters.
 
-    python benchmarks/generate_synthetic_umls.py --out /tmp/umls-synthetic/META
+    python tools/generate_synthetic_umls.py --out /tmp/umls-synthetic/META
     python benchmarks/umls_scale.py --meta /tmp/umls-synthetic/META
 
 Loads the META directory through :func:`xenc_toolkit.kb.load_kb` twice -- cold (an
@@ -117,7 +117,7 @@ def main() -> None:
     result = {
         "card": "cpu-2core",
         "date": datetime.date.today().isoformat(),
-        "command": "python benchmarks/generate_synthetic_umls.py --out /tmp/umls-synthetic/META "
+        "command": "python tools/generate_synthetic_umls.py --out /tmp/umls-synthetic/META "
         "--rows 21385114 --concepts 4000000 && python benchmarks/umls_scale.py --meta /tmp/umls-synthetic/META",
         "figures": figures,
     }

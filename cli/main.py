@@ -1,4 +1,4 @@
-"""The ``xenc`` command line: thin wrappers over :mod:`xenc_toolkit.api`.
+"""The ``xenc`` command line, generated from :data:`xenc_toolkit.commands.COMMANDS`.
 
 Each subcommand takes ``--config FILE.yaml`` plus one option per config field
 (``xenc <command> --help`` lists them). Input and configuration errors print one
@@ -12,8 +12,9 @@ import sys
 
 import typer
 
-from xenc_toolkit import __version__, api
+from xenc_toolkit import __version__
 from xenc_toolkit import config as C
+from xenc_toolkit.commands import COMMANDS, Command
 
 from . import render
 from .options import config_command
@@ -30,38 +31,16 @@ app = typer.Typer(
 )
 
 
-def _build_index(cfg: C.BuildIndexConfig) -> None:
-    render.index_summary(api.build_index(cfg))
-
-
-def _tune_encoder(cfg: C.TuneEncoderConfig) -> None:
-    render.tuning_summary(api.tune_encoder(cfg))
-
-
-def _mine(cfg: C.MineConfig) -> None:
-    render.mining_summary(api.mine(cfg))
-
-
-def _train(cfg: C.TrainConfig) -> None:
+def _render_train(summary) -> None:
     from xenc_toolkit.training.distributed import is_main_process
 
-    summary = api.train(cfg)
     if is_main_process():  # under torchrun / accelerate launch, print the summary once
         render.training_summary(summary)
 
 
-def _evaluate(cfg: C.EvaluateConfig) -> None:
-    render.evaluation_summary(api.evaluate(cfg), cfg.output_dir)
-
-
-def _calibrate(cfg: C.CalibrateConfig) -> None:
-    render.calibration_summary(api.calibrate(cfg))
-
-
-def _link(cfg: C.LinkConfig) -> None:
+def _render_link(pairs, cfg: C.LinkConfig) -> None:
     from xenc_toolkit.linking.io import format_jsonl
 
-    pairs = api.link(cfg)
     if cfg.output is None:
         records, results = zip(*pairs, strict=True) if pairs else ((), ())
         sys.stdout.write(format_jsonl(records, results))
@@ -69,41 +48,36 @@ def _link(cfg: C.LinkConfig) -> None:
         render.out.print(f"linked {len(pairs):,} mentions -> {cfg.output}")
 
 
-def _stats(cfg: C.StatsConfig) -> None:
-    from xenc_toolkit.corpora import render_stats
+def _render_stats(result) -> None:
+    from xenc_toolkit.evaluation import render_stats
 
-    for table in render_stats(api.stats(cfg)):
+    for table in render_stats(result):
         render.out.print(table)
 
 
-def _quickstart(cfg: C.QuickstartConfig) -> None:
-    render.quickstart_summary(api.quickstart(cfg))
+# how each command's result is shown (the commands themselves come from xenc_toolkit.commands)
+RENDERERS = {
+    "tune-encoder": lambda result, cfg: render.tuning_summary(result),
+    "build-index": lambda result, cfg: render.index_summary(result),
+    "mine": lambda result, cfg: render.mining_summary(result),
+    "train": lambda result, cfg: _render_train(result),
+    "evaluate": lambda result, cfg: render.evaluation_summary(result, cfg.output_dir),
+    "calibrate": lambda result, cfg: render.calibration_summary(result),
+    "link": _render_link,
+    "stats": lambda result, cfg: _render_stats(result),
+    "quickstart": lambda result, cfg: render.quickstart_summary(result),
+}
 
 
-COMMANDS = [
-    (
-        "tune-encoder",
-        C.TuneEncoderConfig,
-        _tune_encoder,
-        "Optional: fine-tune the bi-encoder on the KB's synonyms (SapBERT-style), then build-index with it.",
-    ),
-    ("build-index", C.BuildIndexConfig, _build_index, "Embed every KB name with a bi-encoder and build the index."),
-    ("mine", C.MineConfig, _mine, "Candidates + positive/hard/type/random negative pairs for each mention."),
-    ("train", C.TrainConfig, _train, "Fine-tune a sentence-transformers CrossEncoder on mined pairs."),
-    ("evaluate", C.EvaluateConfig, _evaluate, "Linking accuracy, pair metrics, calibration, plots and a report."),
-    ("calibrate", C.CalibrateConfig, _calibrate, "Fit probability calibration and per-type thresholds."),
-    ("link", C.LinkConfig, _link, "Link mentions from a text/TSV/JSONL file (Stage-3 inference)."),
-    ("stats", C.StatsConfig, _stats, "Corpus and KB statistics: mentions, concepts, KB coverage."),
-    (
-        "quickstart",
-        C.QuickstartConfig,
-        _quickstart,
-        "Run the whole pipeline offline on bundled MedMentions data (CPU, a few minutes).",
-    ),
-]
+def _runner(command: Command):
+    def run(cfg) -> None:
+        RENDERERS[command.name](command.run(cfg), cfg)
 
-for _name, _model, _run, _help in COMMANDS:
-    app.command(_name, help=_help)(config_command(_model, _run))
+    return run
+
+
+for _command in COMMANDS:
+    app.command(_command.name, help=_command.help)(config_command(_command.config, _runner(_command)))
 
 
 @app.command("version")

@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 import typer
 from pydantic import BaseModel
 
+from xenc_toolkit.config import registry
 from xenc_toolkit.errors import ConfigError
 
 
@@ -84,6 +85,8 @@ def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") ->
             description += f" [{'|'.join(str(a) for a in get_args(annotation))}]"
         elif kind == "list" and get_origin(get_args(annotation)[0]) is Literal:
             description += f" [comma-separated from: {'|'.join(get_args(get_args(annotation)[0]))}]"
+        elif (kinds := registry(field)) is not None:  # a registered kind: the choices are the registry's
+            description += f" [{'comma-separated from: ' if kind == 'list' else ''}{'|'.join(kinds)}]"
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         aliases = tuple(extra.get("cli_aliases") or ())
         default = _describe_default(field.default)
@@ -203,7 +206,13 @@ def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callab
             set_quiet(cfg.quiet)
             run(cfg)
         except XencError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            message = str(exc)
+            for spec in specs:  # a value given as an option: name the option too
+                if f"field '{spec.dotted}'" in message and kwargs.get(spec.param) is not None:
+                    message += f" (option {spec.flag})"
+                    break
+            console.print("[bold red]error:[/] ", end="", highlight=False, markup=True)
+            console.print(message, highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     command.__signature__ = build_signature(specs)

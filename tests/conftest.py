@@ -149,7 +149,7 @@ def tiny_pipeline(tmp_path_factory, tiny_st, mm_mentions, mm_kb):
     """A built index and mined pairs (train/dev) from real MedMentions mentions with the tiny encoder."""
     from xenc_toolkit import api
     from xenc_toolkit.config import CandidateConfig, EncoderConfig, IndexConfig, MineConfig, NegativesConfig
-    from xenc_toolkit.index import DenseIndex
+    from xenc_toolkit.retrieval import DenseIndex
 
     root = tmp_path_factory.mktemp("pipeline")
     index = DenseIndex.build(mm_kb, EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig(), root / "index")
@@ -169,8 +169,8 @@ def tiny_pipeline(tmp_path_factory, tiny_st, mm_mentions, mm_kb):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, tiny_bert, tiny_pipeline) -> Path:
     """A tiny CrossEncoder trained for one epoch on the tiny pipeline's pairs (its best/ directory)."""
+    from xenc_toolkit.commands.train import train
     from xenc_toolkit.config import TrainConfig
-    from xenc_toolkit.training.run import train
 
     out = tmp_path_factory.mktemp("model")
     summary = train(
@@ -224,7 +224,7 @@ def ncbi_medic_slice(shared_data):
 @pytest.fixture()
 def encoder_loads(monkeypatch) -> list:
     """The model of every ``NameEncoder`` constructed while the test runs, in order."""
-    from xenc_toolkit.index.encoder import NameEncoder
+    from xenc_toolkit.retrieval.encoder import NameEncoder
 
     constructed: list = []
     original_init = NameEncoder.__init__

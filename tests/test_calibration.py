@@ -9,7 +9,6 @@ import pytest
 from sklearn.metrics import brier_score_loss
 
 from xenc_toolkit.calibration import (
-    CALIBRATION_FILENAME,
     Calibration,
     IsotonicCalibrator,
     PlattScaler,
@@ -25,6 +24,7 @@ from xenc_toolkit.calibration import (
 from xenc_toolkit.calibration import selection as selection_module
 from xenc_toolkit.errors import InputFormatError, MissingInputError
 from xenc_toolkit.evaluation.metrics import calibration_errors
+from xenc_toolkit.reranker.model_dir import CALIBRATION_FILE as CALIBRATION_FILENAME
 
 
 def _sigmoid(x):

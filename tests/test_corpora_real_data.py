@@ -23,7 +23,6 @@ import pytest
 
 from xenc_toolkit.corpora import (
     assign_splits,
-    corpus_stats,
     load_types_file,
     read_bio,
     read_bio_sentences,
@@ -31,6 +30,7 @@ from xenc_toolkit.corpora import (
     read_pubtator,
 )
 from xenc_toolkit.errors import SkipReport
+from xenc_toolkit.evaluation import corpus_stats
 
 SHARED = Path(os.environ.get("XENC_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 MEDMENTIONS = SHARED / "medmentions"

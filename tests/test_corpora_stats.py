@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from xenc_toolkit.corpora import Mention, corpus_stats, read_pubtator, render_stats
+from xenc_toolkit.corpora import Mention, read_pubtator
+from xenc_toolkit.evaluation import corpus_stats, render_stats
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
 
 DATA = Path(__file__).parent / "data" / "corpora"

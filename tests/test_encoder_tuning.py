@@ -13,8 +13,11 @@ import pytest
 from xenc_toolkit.config import EncoderConfig, EncoderTuningConfig, IndexConfig
 from xenc_toolkit.corpora.mention import Mention
 from xenc_toolkit.errors import XencError
-from xenc_toolkit.index import DenseIndex, NameEncoder
-from xenc_toolkit.index.tuning import (
+from xenc_toolkit.kb import load_medic, load_umls
+from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
+from xenc_toolkit.kb.normalize import normalize_name
+from xenc_toolkit.retrieval import DenseIndex, NameEncoder
+from xenc_toolkit.training.encoder_tuning import (
     TUNING_INFO_FILE,
     ConceptUniqueBatchSampler,
     _decode_pairs,
@@ -26,9 +29,6 @@ from xenc_toolkit.index.tuning import (
     sentence_transformer_for,
     tune_encoder,
 )
-from xenc_toolkit.kb import load_medic, load_umls
-from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
-from xenc_toolkit.kb.normalize import normalize_name
 
 DATA = Path(__file__).parent / "data"
 

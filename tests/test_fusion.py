@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 
 from xenc_toolkit.config import CalibrateConfig, EvaluateConfig
-from xenc_toolkit.linking.fusion import FUSION_FILE, fit_fusion_weight, fuse, load_fusion
+from xenc_toolkit.reranker.model_dir import FUSION_FILE, load_fusion
+from xenc_toolkit.reranker.score_fusion import fit_fusion_weight, fuse_scores
 
 
 def _lists(rng, n=200, depth=6):
@@ -39,7 +40,7 @@ def test_fit_prefers_retrieval_when_the_reranker_is_noise_and_the_reranker_when_
 
 
 def test_fuse_treats_missing_retrieval_scores_as_zero():
-    assert np.allclose(fuse(np.array([1.0, 2.0]), [np.nan, 0.5], 2.0), [1.0, 3.0])
+    assert np.allclose(fuse_scores(np.array([1.0, 2.0]), [np.nan, 0.5], 2.0), [1.0, 3.0])
 
 
 def test_calibrate_fits_fusion_and_evaluate_uses_it(tmp_path, tiny_model, tiny_pipeline):
@@ -140,9 +141,9 @@ def test_quickstart_end_to_end_with_a_tiny_model(tmp_path, tiny_st):
 def test_train_names_a_missing_dev_split(tmp_path, tiny_bert, tiny_pipeline):
     import pytest
 
+    from xenc_toolkit.commands.train import train
     from xenc_toolkit.config import TrainConfig
     from xenc_toolkit.errors import XencError
-    from xenc_toolkit.training.run import train
 
     cfg = TrainConfig(
         pairs_dir=tiny_pipeline["pairs"], output_dir=tmp_path / "m", base_model=str(tiny_bert), dev_split="heldout"

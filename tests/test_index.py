@@ -10,8 +10,8 @@ import torch
 
 from xenc_toolkit.config import EncoderConfig, IndexConfig
 from xenc_toolkit.errors import IncompatibleArtifactError, MissingInputError, XencError
-from xenc_toolkit.index import DenseIndex, FaissSearcher, NameEncoder, TorchExactSearcher, resolve_devices
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
+from xenc_toolkit.retrieval import DenseIndex, FaissSearcher, NameEncoder, TorchExactSearcher, resolve_devices
 
 
 def test_encoder_matches_sentence_transformers(tiny_st, mm_kb):

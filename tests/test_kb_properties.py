@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from xenc_toolkit.errors import InputFormatError, SkipReport
 from xenc_toolkit.kb import load_medic, load_umls, read_rrf
-from xenc_toolkit.kb import umls as umls_module
-from xenc_toolkit.kb.umls import _MRCONSO_CHECKS, MRCONSO, _read_slow, _Segment
+from xenc_toolkit.kb import rrf as umls_module  # the RRF reader (block size, resume distance)
+from xenc_toolkit.kb.rrf import MRCONSO, _read_slow, _Segment
+from xenc_toolkit.kb.umls import _MRCONSO_CHECKS
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,7 +10,7 @@ import pytest
 
 from xenc_toolkit.errors import ConfigError, InputFormatError, MissingInputError, SkipReport
 from xenc_toolkit.kb import load_umls, read_rrf
-from xenc_toolkit.kb.umls import CUI_CHECK, MRCONSO, MRSTY, NONEMPTY
+from xenc_toolkit.kb.rrf import CUI_CHECK, MRCONSO, MRSTY, NONEMPTY
 
 META = Path(__file__).parent / "data" / "umls" / "META"
 

@@ -10,9 +10,10 @@ import torch
 
 from xenc_toolkit.config import CalibrateConfig, EvaluateConfig
 from xenc_toolkit.errors import InputFormatError
-from xenc_toolkit.linking import Linker, PairScorer
+from xenc_toolkit.linking import Linker
 from xenc_toolkit.linking.io import read_link_input, write_link_output
 from xenc_toolkit.mining.pairs import load_pairs
+from xenc_toolkit.reranker import PairScorer
 
 
 def test_pair_scorer_equals_cross_encoder_predict(tiny_model, tiny_pipeline):
@@ -168,7 +169,7 @@ def test_link_output_files(tmp_path, linker):
 def test_pair_tokenizer_equals_the_tokenizer(tiny_model, tiny_pipeline, max_length):
     from transformers import AutoTokenizer
 
-    from xenc_toolkit.linking.pair_tokenizer import PairTokenizer
+    from xenc_toolkit.reranker.pair_tokenizer import PairTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     pairs = load_pairs(tiny_pipeline["pairs"])["train"]
@@ -189,7 +190,7 @@ def test_pair_tokenizer_equals_the_tokenizer(tiny_model, tiny_pipeline, max_leng
 def test_longest_first_rule_matches_the_rust_tokenizer(tiny_model):
     from transformers import AutoTokenizer
 
-    from xenc_toolkit.linking.pair_tokenizer import truncate_longest_first
+    from xenc_toolkit.reranker.pair_tokenizer import truncate_longest_first
 
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
     a_id, b_id = tokenizer.convert_tokens_to_ids("a"), tokenizer.convert_tokens_to_ids("b")
@@ -209,7 +210,7 @@ def test_longest_first_rule_matches_the_rust_tokenizer(tiny_model):
 def test_longest_first_python_rule_matches_token_at_a_time_removal():
     """The rule of transformers releases that truncate in Python: drop one token from the longer side
     (the second on a tie) until the pair fits."""
-    from xenc_toolkit.linking.pair_tokenizer import truncate_longest_first
+    from xenc_toolkit.reranker.pair_tokenizer import truncate_longest_first
 
     for budget in (4, 5, 17, 18):
         grid = [(a, b) for a in range(0, budget + 4) for b in range(0, budget + 4)]

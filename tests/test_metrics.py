@@ -240,7 +240,7 @@ def test_grouped_linking_metrics_multi_type_mentions():
 
 
 def test_top_two_orders_by_the_ranking_when_given():
-    from xenc_toolkit.evaluation.ranking import top_two
+    from xenc_toolkit.reranker.ranking import top_two
 
     probs = [np.array([0.9, 0.6, 0.2]), np.array([0.5]), np.array([])]
     index, top, second = top_two(probs)

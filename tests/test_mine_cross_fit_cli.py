@@ -18,10 +18,10 @@ from xenc_toolkit.cli.main import app
 from xenc_toolkit.config import CorpusConfig, EncoderConfig, IndexConfig, MineConfig
 from xenc_toolkit.corpora import load_corpus, mentions_by_split
 from xenc_toolkit.errors import XencError
-from xenc_toolkit.index import DenseIndex
 from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.mining.folds import document_folds, kb_without_mentions
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
+from xenc_toolkit.retrieval import DenseIndex
 from xenc_toolkit.utils.io import read_json
 
 runner = CliRunner()

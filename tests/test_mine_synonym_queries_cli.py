@@ -10,14 +10,14 @@ import pytest
 from candidate_lists import lists_of, same_columns
 from typer.testing import CliRunner
 
-from xenc_toolkit import api
 from xenc_toolkit.cli.main import app
+from xenc_toolkit.commands import mine as mine_command
 from xenc_toolkit.config import EncoderConfig, IndexConfig, MineConfig, load_config
-from xenc_toolkit.index import DenseIndex
 from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.kb.normalize import normalize_name
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
 from xenc_toolkit.mining.synonyms import SYNONYM_DOC_PREFIX, synonym_queries
+from xenc_toolkit.retrieval import DenseIndex
 from xenc_toolkit.utils.io import read_json
 
 runner = CliRunner()
@@ -87,7 +87,7 @@ def test_mine_help_shows_the_synonym_flags():
 
 def test_synonym_flags_reach_the_config(monkeypatch, tmp_path):
     seen: list[MineConfig] = []
-    monkeypatch.setattr(api, "mine", lambda cfg: seen.append(cfg) or {"splits": {}})
+    monkeypatch.setattr(mine_command, "mine", lambda cfg: seen.append(cfg) or {"splits": {}})
     result = invoke(
         "mine",
         "--synonym-queries",

@@ -8,10 +8,10 @@ import pytest
 from xenc_toolkit.config import CandidateConfig, MineConfig, NegativesConfig
 from xenc_toolkit.corpora.mention import Mention
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
-from xenc_toolkit.mining.candidates import CandidateLists, aggregate_to_concepts, fuse
 from xenc_toolkit.mining.negatives import NegativeSampler
 from xenc_toolkit.mining.pairs import Miner, load_candidate_lists, load_pairs, save_mining, to_input_examples
-from xenc_toolkit.mining.tfidf import TfidfIndex
+from xenc_toolkit.retrieval.candidates import CandidateLists, aggregate_to_concepts, fuse_lists
+from xenc_toolkit.retrieval.tfidf import TfidfIndex
 
 
 def _brute_aggregate(ids, scores, name_concept, n):
@@ -44,7 +44,7 @@ def test_aggregation_matches_brute_force():
 def test_rrf_fusion_rewards_agreement():
     a = CandidateLists(np.array([[1, 2, 3]]), np.array([[0.9, 0.8, 0.7]], np.float32), np.array([[10, 20, 30]]), "d")
     b = CandidateLists(np.array([[3, 4, 1]]), np.array([[0.6, 0.5, 0.4]], np.float32), np.array([[31, 40, 11]]), "t")
-    fused = fuse(a, b, 4, "rrf", rrf_k=60)
+    fused = fuse_lists(a, b, 4, "rrf", rrf_k=60)
     assert fused.concepts[0].tolist() == [1, 3, 2, 4]  # 1: ranks 0+2, 3: ranks 2+0, then singles
     assert fused.scores[0, 0] == pytest.approx(1 / 61 + 1 / 63)
     assert fused.names[0, 0] == 10  # the best-matching name comes from the first (dense) list
@@ -53,7 +53,7 @@ def test_rrf_fusion_rewards_agreement():
 def test_interpolated_fusion_fills_missing_scores_with_the_row_minimum():
     a = CandidateLists(np.array([[1, 2]]), np.array([[0.9, 0.5]], np.float32), np.array([[10, 20]]), "d")
     b = CandidateLists(np.array([[2, 3]]), np.array([[0.8, 0.6]], np.float32), np.array([[21, 30]]), "t")
-    fused = fuse(a, b, 3, "interpolate", alpha=0.5)
+    fused = fuse_lists(a, b, 3, "interpolate", alpha=0.5)
     expected = {1: 0.5 * 0.9 + 0.5 * 0.6, 2: 0.5 * 0.5 + 0.5 * 0.8, 3: 0.5 * 0.5 + 0.5 * 0.6}
     got = dict(zip(fused.concepts[0].tolist(), fused.scores[0].tolist(), strict=True))
     assert got == pytest.approx(expected)
@@ -126,7 +126,7 @@ def test_type_negatives_share_the_gold_type_and_avoid_candidates(synonym_kb):
 
 def test_miner_outputs_and_is_reproducible(tmp_path, tiny_st, mm_mentions, mm_kb):
     from xenc_toolkit.config import EncoderConfig, IndexConfig
-    from xenc_toolkit.index import DenseIndex
+    from xenc_toolkit.retrieval import DenseIndex
 
     index = DenseIndex.build(mm_kb, EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig())
     train = [m for m in mm_mentions if m.split == "train"][:80]

@@ -14,16 +14,16 @@ from xenc_toolkit.config import CandidateConfig, InputFormatConfig, MineConfig, 
 from xenc_toolkit.corpora.mention import Mention
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
 from xenc_toolkit.kb.normalize import normalize_name
-from xenc_toolkit.mining.candidates import CandidateGenerator
 from xenc_toolkit.mining.columns import KBColumns
 from xenc_toolkit.mining.draws import draw_distinct
-from xenc_toolkit.mining.formatting import format_candidate
 from xenc_toolkit.mining.name_keys import NameKeys, normalize_names
 from xenc_toolkit.mining.negatives import NEGATIVE_KINDS, NegativeSampler
 from xenc_toolkit.mining.pairs import Miner, _list_features, _pair_features, resolve_gold
-from xenc_toolkit.mining.rowsets import RowSets
 from xenc_toolkit.mining.table import BestNames, best_name_row
 from xenc_toolkit.mining.type_pools import TypePools
+from xenc_toolkit.reranker.formatting import format_candidate
+from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
+from xenc_toolkit.utils.rowsets import RowSets
 
 EDGE_NAMES = [
     "Non-Hodgkin's  Lymphoma",

@@ -11,7 +11,8 @@ from xenc_toolkit.config import CandidateConfig
 from xenc_toolkit.corpora.mention import Mention
 from xenc_toolkit.kb.from_corpus import add_mention_names, kb_from_mentions
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
-from xenc_toolkit.mining.candidates import TIE_TOLERANCE, CandidateGenerator, aggregate_to_concepts, break_ties
+from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
+from xenc_toolkit.retrieval.candidates import TIE_TOLERANCE, aggregate_to_concepts, break_ties
 
 
 def _mention(i: int, text: str, gold: str | tuple[str, ...]) -> Mention:

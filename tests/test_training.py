@@ -11,8 +11,10 @@ import torch
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from transformers import TrainerCallback
 
+from xenc_toolkit.commands.train import per_device_batch_size, train
 from xenc_toolkit.config import TrainConfig
 from xenc_toolkit.mining.pairs import load_pairs
+from xenc_toolkit.training.checkpoints import latest_checkpoint
 from xenc_toolkit.training.data import (
     LengthGroupedBatchSampler,
     PretokenizedListCollator,
@@ -21,7 +23,6 @@ from xenc_toolkit.training.data import (
     pretokenize_pairs,
 )
 from xenc_toolkit.training.losses import ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
-from xenc_toolkit.training.run import latest_checkpoint, per_device_batch_size, train
 from xenc_toolkit.training.trainer import MainProcessEvaluator
 
 
@@ -303,14 +304,14 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_bert, tiny_pi
 
 
 def test_warmup_is_a_share_of_total_steps(tiny_bert, tiny_pipeline, tmp_path):
-    from xenc_toolkit.training.run import training_arguments
+    from xenc_toolkit.commands.train import training_arguments
 
     args = training_arguments(_cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2), 320, has_eval=True)
     assert args.warmup_steps == math.ceil(320 / 16) * 2 // 4
 
 
 def test_warmup_counts_every_data_parallel_process(tiny_bert, tiny_pipeline, tmp_path):
-    from xenc_toolkit.training.run import training_arguments
+    from xenc_toolkit.commands.train import training_arguments
 
     cfg = _cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2)
     one = training_arguments(cfg, 320, has_eval=True, n_processes=1)
@@ -322,8 +323,8 @@ def test_warmup_counts_every_data_parallel_process(tiny_bert, tiny_pipeline, tmp
 
 
 def test_micro_batches_keep_the_update_and_its_schedule(tiny_bert, tiny_pipeline, tmp_path):
+    from xenc_toolkit.commands.train import training_arguments
     from xenc_toolkit.errors import XencError
-    from xenc_toolkit.training.run import training_arguments
 
     whole = training_arguments(_cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2), 320, True, 1)
     cfg = _cfg(tiny_bert, tiny_pipeline, tmp_path, warmup_ratio=0.25, epochs=2, micro_batches=4)

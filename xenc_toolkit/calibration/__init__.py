@@ -10,7 +10,7 @@ next to the model as ``xenc_calibration.json``.
 
 from __future__ import annotations
 
-from .bundle import CALIBRATION_FILENAME, Calibration, fit_calibration
+from .bundle import Calibration, fit_calibration, load_model_calibration
 from .isotonic import IsotonicCalibrator
 from .platt import PlattScaler
 from .selection import (
@@ -25,7 +25,6 @@ from .temperature import TemperatureScaler
 from .thresholds import ThresholdTable, best_threshold, fit_thresholds
 
 __all__ = [
-    "CALIBRATION_FILENAME",
     "CALIBRATORS",
     "Calibration",
     "Calibrator",
@@ -36,6 +35,7 @@ __all__ = [
     "best_threshold",
     "calibrator_from_dict",
     "fit_calibration",
+    "load_model_calibration",
     "fit_thresholds",
     "make_calibrator",
     "score_probabilities",

@@ -17,14 +17,14 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputFormatError, MissingInputError
+from ..reranker.model_dir import calibration_file
 from ..utils.io import atomic_write_json
 from .selection import Calibrator, calibrator_from_dict, score_probabilities, select_calibrator
 from .temperature import check_fit_inputs, sigmoid
 from .thresholds import ThresholdTable, best_threshold, fit_thresholds
 
-__all__ = ["Calibration", "fit_calibration", "CALIBRATION_FILENAME", "FORMAT_VERSION"]
+__all__ = ["Calibration", "fit_calibration", "load_model_calibration", "FORMAT_VERSION"]
 
-CALIBRATION_FILENAME = "xenc_calibration.json"
 FORMAT_VERSION = "xenc-calibration/1"
 TIERS = ("high", "medium", "low")
 
@@ -32,7 +32,7 @@ TIERS = ("high", "medium", "low")
 def _resolve(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir() or (not path.suffix and not path.exists()):
-        return path / CALIBRATION_FILENAME
+        return calibration_file(path)
     return path
 
 
@@ -107,7 +107,7 @@ class Calibration:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write the bundle as JSON (atomically); a directory gets ``xenc_calibration.json``."""
+        """Write the bundle as JSON (atomically); a model directory gets its calibration file."""
         return atomic_write_json(_resolve(path), self.to_dict())
 
     @classmethod
@@ -197,3 +197,11 @@ def fit_calibration(
         metadata=info,
         high_stats=high,
     )
+
+
+def load_model_calibration(model_dir: str | Path, calibration_file: str | Path | None = None) -> Calibration | None:
+    """The calibration saved in ``model_dir`` (or ``calibration_file``); None when the model has none."""
+    path = Path(calibration_file) if calibration_file else _resolve(model_dir)
+    if calibration_file and not path.exists():
+        raise MissingInputError(path, "calibration file")
+    return Calibration.load(path) if path.exists() else None

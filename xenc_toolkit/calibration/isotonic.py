@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
+from .registry import CALIBRATORS
 from .temperature import check_fit_inputs, check_logits, sigmoid
 
 __all__ = ["IsotonicCalibrator"]
 
 
+@CALIBRATORS.register("isotonic", order=2)
 class IsotonicCalibrator:
     """sklearn ``IsotonicRegression(out_of_bounds="clip")`` on ``sigmoid(logit)``.
 

@@ -8,11 +8,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from .registry import CALIBRATORS
 from .temperature import check_fit_inputs, check_logits, sigmoid
 
 __all__ = ["PlattScaler"]
 
 
+@CALIBRATORS.register("platt", order=1)
 class PlattScaler:
     """``p = sigmoid(a * logit + b)``; ``a`` and ``b`` from sklearn's ``LogisticRegression``.
 

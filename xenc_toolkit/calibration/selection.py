@@ -16,9 +16,8 @@ import numpy as np
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GroupKFold
 
-from .isotonic import IsotonicCalibrator
-from .platt import PlattScaler
-from .temperature import TemperatureScaler, check_fit_inputs
+from .registry import CALIBRATORS
+from .temperature import check_fit_inputs
 
 __all__ = [
     "Calibrator",
@@ -43,13 +42,6 @@ class Calibrator(Protocol):
     def predict_proba(self, logits) -> np.ndarray: ...
 
     def to_dict(self) -> dict: ...
-
-
-CALIBRATORS: dict[str, type] = {
-    TemperatureScaler.name: TemperatureScaler,
-    PlattScaler.name: PlattScaler,
-    IsotonicCalibrator.name: IsotonicCalibrator,
-}
 
 
 def make_calibrator(method: str) -> Calibrator:

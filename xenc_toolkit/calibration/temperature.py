@@ -10,6 +10,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from .registry import CALIBRATORS
+
 __all__ = ["TemperatureScaler", "sigmoid", "check_logits", "check_fit_inputs"]
 
 
@@ -49,6 +51,7 @@ def _nll_and_grad(log_t: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[floa
     return loss, np.array([-beta * d_beta])
 
 
+@CALIBRATORS.register("temperature", order=0)
 class TemperatureScaler:
     """One temperature ``T``: ``p = sigmoid(logit / T)``.
 

@@ -1,4 +1,4 @@
-"""Annotated corpora: PubTator, token BIO and JSONL readers, splits, loading and statistics.
+"""Annotated corpora: PubTator, token BIO and JSONL readers, splits and loading.
 
 Every reader produces :class:`Mention` records (PubTator also :class:`Document` objects);
 :func:`load_corpus` does it all from a :class:`~xenc_toolkit.config.CorpusConfig`.
@@ -14,7 +14,6 @@ from .loader import apply_types, detect_format, load_corpus, load_types_file
 from .mention import Document, Mention, context_window, mentions_by_split, window_chars, window_words
 from .pubtator import iter_pubtator, iter_pubtator_mentions, parse_concept_ids, read_pubtator, write_pubtator
 from .splits import SplitAssignment, assign_splits, block_split, read_pmid_list
-from .stats import corpus_stats, render_stats
 
 __all__ = [
     "BioSentence",
@@ -25,7 +24,6 @@ __all__ = [
     "assign_splits",
     "block_split",
     "context_window",
-    "corpus_stats",
     "detect_format",
     "iter_bio_sentences",
     "iter_jsonl",
@@ -40,7 +38,6 @@ __all__ = [
     "read_jsonl",
     "read_pmid_list",
     "read_pubtator",
-    "render_stats",
     "window_chars",
     "window_words",
     "write_jsonl",

@@ -21,8 +21,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ..config import CorpusConfig
 from ..errors import ConfigError, InputFormatError, MissingInputError, SkipReport
+from ..settings import CorpusConfig
 from ..utils.progress import log
 from .abbreviations import expand_abbreviations
 from .bio import read_bio

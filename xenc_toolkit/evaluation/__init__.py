@@ -1,17 +1,16 @@
 """Evaluation: metrics, training-time evaluators, plots, reports and the ``xenc evaluate`` run."""
 
+from .corpus_stats import corpus_stats, render_stats
 from .evaluators import LinkingEvaluator
 from .metrics import calibration_errors, grouped_linking_metrics, linking_metrics, pair_metrics, stage3_metrics
-from .ranking import gold_rank, rerank_ranks, top_two
 
 __all__ = [
     "LinkingEvaluator",
     "calibration_errors",
-    "gold_rank",
+    "corpus_stats",
     "grouped_linking_metrics",
     "linking_metrics",
     "pair_metrics",
-    "rerank_ranks",
+    "render_stats",
     "stage3_metrics",
-    "top_two",
 ]

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
-from ..linking.scorer import PairScorer, score_candidate_lists
+from ..reranker.ranking import rerank_ranks
+from ..reranker.scorer import PairScorer, score_candidate_lists
 from .metrics import calibration_errors, linking_metrics, pair_metrics
-from .ranking import rerank_ranks
 
 
 class LinkingEvaluator(SentenceEvaluator):

@@ -10,8 +10,9 @@ from .dictionary import id_variants, load_medic, load_tsv
 from .loader import detect_format, load_kb
 from .model import ConceptRecord, KnowledgeBase
 from .mrcui import MappingReport, RetiredCuiMap, load_mrcui, map_ids
+from .rrf import read_rrf
 from .semantic_types import SemanticNetwork, load_semantic_network
-from .umls import load_umls, read_rrf, umls_files
+from .umls import load_umls, umls_files
 
 __all__ = [
     "ConceptRecord",

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import KBConfig
 from ..errors import ConfigError, MissingInputError, SkipReport
+from ..settings import KBConfig
 from ..utils.progress import log
 from .cache import KBCache, cache_key, report_from_metadata, report_to_metadata
 from .dictionary import load_medic, load_tsv

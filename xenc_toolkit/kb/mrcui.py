@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from ..errors import InputFormatError, MissingInputError, SkipReport
 from ..utils.progress import log
 from .model import KnowledgeBase
-from .umls import (
+from .rrf import (
     CUI_CHECK,
     CUI_CODE_LIMIT,
     CUI_PATTERN,
@@ -327,7 +327,7 @@ class RetiredCuiMap:
 
 
 def load_mrcui(path: str | Path, report: SkipReport | None = None) -> RetiredCuiMap:
-    """Read ``MRCUI.RRF`` into a :class:`RetiredCuiMap` (streaming; bad lines as in :func:`~.umls.read_rrf`).
+    """Read ``MRCUI.RRF`` into a :class:`RetiredCuiMap` (streaming; bad lines as in :func:`~.rrf.read_rrf`).
 
     Besides the per-column checks, a row whose ``REL`` needs a target (``SY``, ``RB``, ...)
     must have a ``CUI2``.

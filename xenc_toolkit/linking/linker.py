@@ -24,23 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import Calibration
-from ..config import CandidateConfig, InputFormatConfig
-from ..index.dense_index import DenseIndex
-from ..mining.candidates import CandidateGenerator
-from ..mining.formatting import format_candidate, format_query, load_input_format
-from ..utils.io import read_json
-from .fusion import fuse, load_fusion
-from .scorer import PairScorer, score_candidate_lists
-
-CANDIDATES_FILE = "xenc_candidates.json"
-
-
-def saved_candidate_config(model_dir: str | Path) -> dict | None:
-    """The candidate generator settings a model was trained with (``xenc_candidates.json``), if saved."""
-    path = Path(model_dir) / CANDIDATES_FILE
-    return read_json(path) if path.exists() else None
-
+from ..calibration import Calibration, load_model_calibration
+from ..reranker.formatting import format_candidate, format_query
+from ..reranker.model_dir import load_candidate_config, load_cross_encoder, load_fusion, load_input_format
+from ..reranker.score_fusion import fuse_scores
+from ..reranker.scorer import PairScorer, score_candidate_lists
+from ..retrieval.candidate_generator import CandidateGenerator
+from ..retrieval.dense_index import DenseIndex
+from ..settings import CandidateConfig, InputFormatConfig
 
 DEFAULT_TIERS = {"high": 0.9, "medium": 0.5}
 
@@ -120,13 +111,11 @@ class Linker:
         calibration_file: str | Path | None = None,
     ) -> Linker:
         """Load a model directory (plain CrossEncoder + xenc files) and an index directory."""
-        from ..evaluation.run import load_calibration, load_cross_encoder
-
         model_dir = Path(model_dir)
         model = load_cross_encoder(model_dir, device=device)
         index = DenseIndex.load(index_dir, device=str(model.device))
         candidates = None
-        if (saved := saved_candidate_config(model_dir)) is not None:
+        if (saved := load_candidate_config(model_dir)) is not None:
             candidates = CandidateConfig.model_validate(saved)
         candidates = candidates or CandidateConfig(generator="dense")
         if n_candidates:
@@ -137,7 +126,7 @@ class Linker:
             index,
             input_format=load_input_format(model_dir),
             candidates=candidates,
-            calibration=load_calibration(model_dir, calibration_file),
+            calibration=load_model_calibration(model_dir, calibration_file),
             batch_size=batch_size,
             precision=precision,
             fusion_weight=fusion["weight"] if fusion else None,
@@ -228,7 +217,7 @@ class Linker:
             probs = self._probabilities(logits) if len(logits) else np.zeros(0)
             ranking = probs
             if self.fusion_weight is not None and len(logits):
-                ranking = fuse(logits, lists.scores[i, rows], self.fusion_weight)
+                ranking = fuse_scores(logits, lists.scores[i, rows], self.fusion_weight)
             order = np.argsort(-ranking, kind="stable")
             alts = []
             for o in order[:top_k]:

@@ -2,7 +2,7 @@
 
 Mining writes millions of candidate ids, names, types and texts; they are taken from the KB's
 Arrow columns by index instead of being built one Python string at a time. Candidate texts are
-:func:`~xenc_toolkit.mining.formatting.format_candidate` applied with Arrow kernels (the
+:func:`~xenc_toolkit.reranker.formatting.format_candidate` applied with Arrow kernels (the
 preferred-name test compares :class:`~xenc_toolkit.mining.name_keys.NameKeys` ids), once per
 distinct (concept, name row) pair.
 """
@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..config import InputFormatConfig
 from ..kb.model import KnowledgeBase
+from ..settings import InputFormatConfig
 from .name_keys import NameKeys
 from .type_pools import concept_types
 

@@ -29,12 +29,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..config import MineConfig
 from ..corpora.mention import Mention
 from ..errors import XencError
 from ..kb.model import KnowledgeBase
 from ..utils.progress import log
-from .pairs import Miner, MiningResult
+from .pairs import Miner, MiningResult, MiningSettings
 
 
 def document_folds(mentions: Sequence[Mention], n_folds: int, seed: int = 0) -> list[list[Mention]]:
@@ -57,7 +56,7 @@ def mine_cross_fitted(
     build_index: Callable[[KnowledgeBase, str], Any] | None,
     train_mentions: Sequence[Mention],
     other_splits: dict[str, Sequence[Mention]],
-    cfg: MineConfig,
+    cfg: MiningSettings,
     n_folds: int = 4,
 ) -> tuple[MiningResult, KnowledgeBase, Any]:
     """Mine ``train`` fold by fold against KBs without the fold's own strings; other splits against the full KB.
@@ -127,7 +126,7 @@ def merge_split_reports(reports: list[dict]) -> dict:
     return merged
 
 
-# --------------------------------------------------------------------------- ``xenc mine`` (api.mine)
+# --------------------------------------------------------------------------- a KB without a fold's mentions
 NO_MENTION_COUNTS = (
     "cross-fitting needs a KB that carries training-mention names: build-index with add_training_mentions, "
     "or a KB built from a corpus"
@@ -195,57 +194,3 @@ def kb_without_mentions(kb: KnowledgeBase, mentions: Sequence[Mention]) -> Knowl
             style="yellow",
         )
     return kb.with_names(table, held_out_mentions=stats)
-
-
-def mine_index_cross_fitted(index, mentions_by_split: dict[str, Sequence[Mention]], cfg: MineConfig) -> MiningResult:
-    """``xenc mine`` with ``cfg.cross_fit_folds`` >= 2: :func:`mine_cross_fitted` against a loaded index.
-
-    Fold ``f``'s training mentions are mined against ``index.kb`` without fold ``f``'s own mention
-    strings (:func:`kb_without_mentions`), through an in-memory dense index of that KB built with
-    ``index``'s own encoder (:func:`~xenc_toolkit.mining.synonyms.fold_index_builder`; none for
-    TF-IDF). The other splits are mined against ``index`` itself, exactly as without cross-fitting.
-    The report's ``cross_fitted`` also records what each fold's KB lost (``held_out``).
-
-    Raises:
-        XencError: the index's KB has no training-mention counts, or too few training documents.
-    """
-    from .synonyms import fold_index_builder
-
-    full_kb = index.kb
-    if "mentions" not in full_kb.names.column_names:
-        raise XencError(
-            f"{NO_MENTION_COUNTS}; the KB of index {cfg.index_dir} has no training-mention counts "
-            "(set cross_fit_folds to 0, --cross-fit-folds 0, or rebuild the index)"
-        )
-    if "dictionary" not in full_kb.names.column_names:
-        log(
-            "cross-fitting: the index's KB does not say which names are dictionary names (built before that was "
-            "recorded): every name stays, only the mention counts are reduced; rebuild the index",
-            style="yellow",
-        )
-    train = list(mentions_by_split["train"])
-    if cfg.max_mentions:
-        train = train[: cfg.max_mentions]  # as a plain run caps it (each fold is then below the cap)
-    document_folds(train, cfg.cross_fit_folds, cfg.seed)  # too few documents: fail before loading the encoder
-    all_ids = {m.mention_id for m in train}
-    held_out: list[dict] = []
-
-    def build_kb(rest: Sequence[Mention]) -> KnowledgeBase:
-        rest_ids = {m.mention_id for m in rest}
-        if rest_ids >= all_ids:
-            return full_kb  # the evaluation splits' KB: the index's own
-        kb = kb_without_mentions(full_kb, [m for m in train if m.mention_id not in rest_ids])
-        held_out.append(kb.metadata["held_out_mentions"])
-        return kb
-
-    build_fold_index = fold_index_builder(index, cfg)
-
-    def build_index(kb: KnowledgeBase, tag: str):
-        if tag == "all":
-            return index
-        return build_fold_index(kb, tag) if build_fold_index is not None else None
-
-    other = {split: mentions for split, mentions in mentions_by_split.items() if split != "train"}
-    result, _, _ = mine_cross_fitted(build_kb, build_index, train, other, cfg, n_folds=cfg.cross_fit_folds)
-    result.report["cross_fitted"]["held_out"] = held_out
-    return result

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ..kb.model import KnowledgeBase
 from ..kb.normalize import normalize_name
-from .rowsets import RowSets, gather_ranges, sorted_unique
+from ..utils.rowsets import RowSets, gather_ranges, sorted_unique
 
 # ASCII bytes ``normalize_name`` turns into a space: Python's ``\s`` (str.isspace) and its punctuation set
 _SEPARATORS = b'\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "(),-./:;[\\]_{}'

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import NegativesConfig
 from ..kb.model import KnowledgeBase
+from ..settings import NegativesConfig
+from ..utils.rowsets import RowSets
 from .draws import draw_distinct
 from .name_keys import NameKeys
-from .rowsets import RowSets
 from .type_pools import TypePools, per_pool
 
 NEGATIVE_KINDS = ("hard", "type", "random")

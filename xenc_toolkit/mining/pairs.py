@@ -18,22 +18,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..config import InputFormatConfig, MineConfig, dump_config
 from ..corpora.mention import Mention
 from ..errors import MissingInputError, XencError
 from ..kb.model import KnowledgeBase
+from ..reranker.formatting import format_query
+from ..reranker.model_dir import save_input_format
+from ..retrieval.candidate_generator import CandidateGenerator
+from ..retrieval.candidates import CandidateLists
+from ..settings import CandidateConfig, InputFormatConfig, NegativesConfig
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
-from .candidates import CandidateGenerator, CandidateLists
+from ..utils.rowsets import RowSets
 from .columns import KBColumns
-from .formatting import format_query, save_input_format
 from .name_keys import NameKeys
 from .negatives import NegativeSampler
-from .rowsets import RowSets
 from .table import BestNames, CandidateTable, list_columns, pair_columns
 
 PAIR_COLUMNS = ["query", "candidate", "label", "kind", "mention_id", "concept_id", "gold_id", "retrieval_score"]
@@ -119,6 +121,17 @@ class MiningResult:
     input_format: InputFormatConfig
 
 
+class MiningSettings(Protocol):
+    """What mining reads of its configuration (``MineConfig`` has these fields, among others)."""
+
+    candidates: CandidateConfig
+    negatives: NegativesConfig
+    input_format: InputFormatConfig
+    include_gold_in_train_lists: bool
+    max_mentions: int | None
+    seed: int
+
+
 class Miner:
     """Runs candidate generation and negative sampling for mentions against a KB/index.
 
@@ -128,7 +141,7 @@ class Miner:
     golds are per mention.
     """
 
-    def __init__(self, kb: KnowledgeBase, cfg: MineConfig, dense_index=None, device: str | None = None):
+    def __init__(self, kb: KnowledgeBase, cfg: MiningSettings, dense_index=None, device: str | None = None):
         self.kb = kb
         self.cfg = cfg
         self.fmt = cfg.input_format
@@ -210,8 +223,10 @@ class Miner:
 
 
 def save_mining(
-    result: MiningResult, output_dir: str | Path, config: MineConfig | None = None, index_manifest: dict | None = None
+    result: MiningResult, output_dir: str | Path, config: Any = None, index_manifest: dict | None = None
 ) -> Path:
+    """Write pairs, candidate lists, the report, the input format and ``xenc_mining.json`` (``config``: the
+    mining config, a dict or a pydantic model, ``index_manifest``: the index's) into ``output_dir``, atomically."""
     output_dir = Path(output_dir)
     with atomic_directory(output_dir) as tmp:
         result.pairs.save_to_disk(str(tmp))
@@ -220,7 +235,10 @@ def save_mining(
         save_input_format(result.input_format, tmp)
         atomic_write_json(
             tmp / "xenc_mining.json",
-            {"config": dump_config(config) if config else None, "index": index_manifest},
+            {
+                "config": config.model_dump(mode="json") if hasattr(config, "model_dump") else config,
+                "index": index_manifest,
+            },
         )
     return output_dir
 

@@ -18,19 +18,18 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from ..config import MineConfig
 from ..corpora.mention import Mention
 from ..errors import XencError
 from ..kb.model import KnowledgeBase
 from ..kb.normalize import normalize_name
 from ..utils.progress import log
-from .pairs import Miner, MiningResult
+from .folds import merge_split_reports
+from .pairs import Miner, MiningResult, MiningSettings
 
 SYNONYM_DOC_PREFIX = "kb-synonyms"
 
@@ -121,7 +120,7 @@ def mine_synonym_queries(
     kb: KnowledgeBase,
     build_index: Callable[[KnowledgeBase, str], Any] | None,
     queries: Sequence[Mention],
-    cfg: MineConfig,
+    cfg: MiningSettings,
     n_folds: int = 4,
 ) -> MiningResult:
     """Training lists and pairs of synonym queries, each fold mined against the KB without its query names.
@@ -139,8 +138,6 @@ def mine_synonym_queries(
         training mentions' (:func:`merge_training_results`).
     """
     from datasets import DatasetDict, concatenate_datasets
-
-    from .folds import merge_split_reports
 
     if not queries:
         raise XencError("no synonym queries to mine (no concept has two distinct names)")
@@ -187,77 +184,3 @@ def merge_training_results(result: MiningResult, synonyms: MiningResult) -> Mini
         "synonym_queries": {**synonyms.report["splits"]["train"], **synonyms.report["synonym_queries"]},
     }
     return MiningResult(DatasetDict(pairs), DatasetDict(lists), report, result.input_format)
-
-
-# --------------------------------------------------------------------------- ``xenc mine`` (api.mine)
-def draw_synonym_queries(kb: KnowledgeBase, cfg: MineConfig) -> list[Mention]:
-    """The synonym queries ``cfg.synonym_queries`` asks for (``seed`` = ``cfg.seed``).
-
-    Raises:
-        XencError: synonym queries are on (``per_concept`` > 0) but no concept of ``kb`` qualifies.
-    """
-    sq = cfg.synonym_queries
-    queries = synonym_queries(
-        kb, per_concept=sq.per_concept, max_queries=sq.max_queries, seed=cfg.seed, dictionary_only=sq.dictionary_only
-    )
-    if not queries:
-        which = " (at least one of them a dictionary name)" if sq.dictionary_only else ""
-        raise XencError(
-            f"synonym_queries.per_concept is {sq.per_concept}, but no concept of the KB ({kb.n_concepts:,} concepts, "
-            f"{kb.n_names:,} names) has two distinct names{which}: there are no synonym queries to draw; "
-            "set synonym_queries.per_concept to 0 (--synonym-queries 0)"
-        )
-    return queries
-
-
-def fold_index_builder(index, cfg: MineConfig) -> Callable | None:
-    """The ``build_index`` of :func:`mine_synonym_queries` for an index loaded by ``xenc mine``.
-
-    None for TF-IDF candidates. Otherwise each fold's KB is embedded with ``index``'s own encoder
-    (the same model object: not reloaded; its pooling and max length are the manifest's) into an
-    in-memory index of ``index``'s type and parameters (nothing is written: a fold's index is
-    used once, and at UMLS scale it would be gigabytes on disk).
-    """
-    if cfg.candidates.generator == "tfidf":
-        return None
-    from ..config import EncoderConfig, IndexConfig
-    from ..index import DenseIndex
-
-    info, built = index.manifest["encoder"], index.manifest["index"]
-    source = info.get("resolved_path") if info.get("resolved_path") and Path(info["resolved_path"]).exists() else None
-    encoder_cfg = EncoderConfig(
-        model=source or info["name"],
-        revision=info.get("revision"),
-        pooling=info["pooling"],
-        max_length=info["max_length"],
-    )
-    index_cfg = IndexConfig(
-        index_type=built["type"],
-        nlist=built.get("nlist"),
-        nprobe=built["nprobe"],
-        hnsw_m=built["hnsw_m"],
-        ef_search=built["ef_search"],
-        ef_construction=built["ef_construction"],
-    )
-    encoder = index.encoder()  # the one mentions are embedded with (loaded once, shared with the folds)
-
-    def build(kb: KnowledgeBase, tag: str):
-        return DenseIndex.build(kb, encoder_cfg, index_cfg, output_dir=None, encoder=encoder, seed=cfg.seed)
-
-    return build
-
-
-def add_synonym_queries(result: MiningResult, index, queries: Sequence[Mention], cfg: MineConfig) -> MiningResult:
-    """``result`` with the lists and pairs of ``queries`` appended to its ``train`` split.
-
-    ``index`` is the dense index ``result`` was mined with (its KB, encoder and index settings;
-    see :func:`fold_index_builder`); ``cfg.synonym_queries.folds`` folds.
-    """
-    build_index = fold_index_builder(index, cfg)
-    synonyms = mine_synonym_queries(index.kb, build_index, queries, cfg, n_folds=cfg.synonym_queries.folds)
-    merged = merge_training_results(result, synonyms)
-    log(
-        f"synonym queries: added {len(queries):,} training lists ({len(synonyms.pairs['train']):,} pairs) from "
-        f"{len({q.gold_ids[0] for q in queries}):,} concepts to {len(result.candidates['train']):,} mention lists"
-    )
-    return merged

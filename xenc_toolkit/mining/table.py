@@ -17,11 +17,11 @@ import pyarrow as pa
 from ..corpora.mention import Mention
 from ..kb.model import KnowledgeBase
 from ..kb.normalize import normalize_name
-from .candidates import CandidateLists
+from ..retrieval.candidates import CandidateLists
+from ..utils.rowsets import RowSets
 from .columns import KBColumns, list_array
 from .name_keys import NameKeys
 from .negatives import NEGATIVE_KINDS, NegativeSampler
-from .rowsets import RowSets
 
 PAIR_KINDS = ("positive", *NEGATIVE_KINDS)
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..kb.model import KnowledgeBase
-from .rowsets import RowSets, gather_ranges, sorted_unique
+from ..utils.rowsets import RowSets, gather_ranges, sorted_unique
 
 
 def per_pool(pool_ids: np.ndarray, step: Callable[[int, np.ndarray], None]) -> None:

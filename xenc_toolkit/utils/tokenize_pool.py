@@ -6,7 +6,7 @@ inputs :class:`TokenizerPool` tokenises chunks in worker processes (``spawn``: n
 parent's CUDA or thread state is inherited) that load only ``tokenizers`` and numpy and send
 back padded int32 arrays. This module, and the packages above it (``xenc_toolkit``,
 ``xenc_toolkit.utils``), import nothing heavy, so a worker starts in well under a second: a
-worker imports the module its function lives in, and a module under ``xenc_toolkit.index`` would
+worker imports the module its function lives in, and a module under ``xenc_toolkit.retrieval`` would
 import torch and transformers in every worker first.
 """
 

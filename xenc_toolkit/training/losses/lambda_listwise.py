@@ -14,8 +14,10 @@ from sentence_transformers.cross_encoder.losses import NDCGLoss2PPScheme
 from torch import Tensor, nn
 
 from ._inputs import list_logits
+from .registry import LOSSES
 
 
+@LOSSES.register("lambda", order=2, inputs="lists", options=())
 class ListwiseLambdaLoss(nn.Module):
     def __init__(
         self,

@@ -6,8 +6,10 @@ import torch
 from torch import Tensor, nn
 
 from ._inputs import list_logits
+from .registry import LOSSES
 
 
+@LOSSES.register("listwise", order=1, inputs="lists", options=())
 class ListwiseSoftmaxLoss(nn.Module):
     """For each mention: ``-log(sum_{gold} softmax(scores / T))`` over its candidate list.
 

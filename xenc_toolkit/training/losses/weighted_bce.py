@@ -6,8 +6,10 @@ import torch
 from torch import Tensor, nn
 
 from ._inputs import is_pretokenized, pair_logits
+from .registry import LOSSES
 
 
+@LOSSES.register("bce", order=0, inputs="pairs", options=("pos_weight",))
 class WeightedBinaryCrossEntropyLoss(nn.Module):
     """``BCEWithLogits`` over (mention, candidate) pairs, as sentence-transformers' ``BinaryCrossEntropyLoss``,
     plus optional example weights.

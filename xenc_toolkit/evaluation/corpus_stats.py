@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from .mention import Mention
+from ..corpora.mention import Mention
 
 if TYPE_CHECKING:
     from ..kb.model import KnowledgeBase

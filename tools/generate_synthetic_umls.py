@@ -1,6 +1,6 @@
 """Write a synthetic, full-size UMLS ``META`` directory for the KB scale benchmark.
 
-    python benchmarks/generate_synthetic_umls.py --out /tmp/umls-synthetic/META \\
+    python tools/generate_synthetic_umls.py --out /tmp/umls-synthetic/META \\
         --rows 21385114 --concepts 4000000
 
 Writes ``MRCONSO.RRF``, ``MRSTY.RRF``, ``MRDEF.RRF``, ``MRCUI.RRF`` and an

@@ -12,11 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import CandidateConfig
-from ..kb.model import KnowledgeBase
-from ..utils.progress import log
-from .rowsets import RowSets
-from .tfidf import TfidfIndex
+from ..utils.rowsets import RowSets
 
 
 @dataclass
@@ -163,7 +159,7 @@ def aggregate_to_concepts(
     return CandidateLists(table["concepts"], table["scores"], table["names"], generator)
 
 
-def fuse(
+def fuse_lists(
     a: CandidateLists, b: CandidateLists, n: int, method: str = "rrf", rrf_k: int = 60, alpha: float = 0.5
 ) -> CandidateLists:
     """Fuse two candidate lists per mention.
@@ -226,75 +222,3 @@ def fuse(
         {"concepts": -1, "scores": np.nan, "names": -1},
     )
     return CandidateLists(table["concepts"], table["scores"], table["names"], f"fusion-{method}")
-
-
-class CandidateGenerator:
-    """Dense, TF-IDF and fused candidates for batches of mention strings.
-
-    Args:
-        kb: the knowledge base (its name rows are the index rows).
-        cfg: candidate settings.
-        dense_index: a :class:`~xenc_toolkit.index.DenseIndex` (needed for 'dense' and 'fusion').
-    """
-
-    def __init__(self, kb: KnowledgeBase, cfg: CandidateConfig, dense_index=None, device: str | None = None):
-        self.kb = kb
-        self.cfg = cfg
-        self.dense_index = dense_index
-        self.device = device
-        self._tfidf: TfidfIndex | None = None
-        if cfg.generator in ("dense", "fusion") and dense_index is None:
-            raise ValueError(f"candidate generator {cfg.generator!r} needs a dense index")
-
-    @property
-    def top_k_names(self) -> int:
-        return self.cfg.top_k_names or 4 * self.cfg.n_candidates
-
-    @property
-    def tfidf(self) -> TfidfIndex:
-        if self._tfidf is None:
-            log(
-                f"building character {self.cfg.tfidf_ngram_min}-{self.cfg.tfidf_ngram_max}-gram TF-IDF over "
-                f"{self.kb.n_names:,} names"
-            )
-            self._tfidf = TfidfIndex(self.kb.name_list, (self.cfg.tfidf_ngram_min, self.cfg.tfidf_ngram_max))
-        return self._tfidf
-
-    def dense_embeddings(self, texts: Sequence[str]):
-        encoder = self.dense_index.encoder(device=self.device)
-        return encoder.encode(
-            texts,
-            batch_size=self.cfg.batch_size,
-            description="embedding mentions",
-            output="torch" if encoder.device.type == "cuda" else "numpy",
-        )
-
-    def dense(self, texts: Sequence[str], embeddings=None) -> CandidateLists:
-        if embeddings is None:
-            embeddings = self.dense_embeddings(texts)
-        scores, ids = self.dense_index.search(embeddings, self.top_k_names, progress=True)
-        return self._aggregate(ids, scores, "dense")
-
-    def tfidf_candidates(self, texts: Sequence[str]) -> CandidateLists:
-        scores, ids = self.tfidf.search(texts, self.top_k_names, progress=True)
-        return self._aggregate(ids, scores, "tfidf")
-
-    def _aggregate(self, ids: np.ndarray, scores: np.ndarray, generator: str) -> CandidateLists:
-        kb = self.kb
-        return aggregate_to_concepts(
-            ids, scores, kb.name_concept, self.cfg.n_candidates, generator, kb.name_mentions, kb.concept_mentions
-        )
-
-    def generate(self, texts: Sequence[str], dense_texts: Sequence[str] | None = None) -> dict[str, CandidateLists]:
-        """All lists the configured generator needs; the key ``'final'`` is the one used downstream."""
-        out: dict[str, CandidateLists] = {}
-        if self.cfg.generator in ("dense", "fusion"):
-            out["dense"] = self.dense(dense_texts or texts)
-        if self.cfg.generator in ("tfidf", "fusion"):
-            out["tfidf"] = self.tfidf_candidates(texts)
-        if self.cfg.generator == "fusion":
-            out["fusion"] = fuse(
-                out["dense"], out["tfidf"], self.cfg.n_candidates, self.cfg.fusion, self.cfg.rrf_k, self.cfg.alpha
-            )
-        out["final"] = out[self.cfg.generator]
-        return out

@@ -20,12 +20,13 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..config import EncoderConfig, IndexConfig
 from ..errors import IncompatibleArtifactError, MissingInputError
 from ..kb.model import KnowledgeBase
+from ..settings import EncoderConfig, IndexConfig
+from ..utils.devices import resolve_device
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
-from .encoder import NameEncoder, resolve_device
+from .encoder import NameEncoder
 from .search import FaissSearcher, Searcher, TorchExactSearcher, faiss_has_gpu
 
 INDEX_FORMAT_VERSION = 1

@@ -7,7 +7,7 @@ than retrieval on clear string matches. Ranking by ``logit + w * retrieval_score
 
 ``w`` is fitted by :func:`fit_fusion_weight` on a held-out split's candidate lists (``xenc
 calibrate`` does it, next to the probability calibration), never on evaluation data, and saved
-as ``xenc_fusion.json`` in the model directory with the candidate generator it was fitted for
+in the model directory (:mod:`.model_dir`) with the candidate generator it was fitted for
 (retrieval scores of another generator have another scale, so they are not fused). The model
 directory stays a plain CrossEncoder directory: ``CrossEncoder(path).predict`` gives the
 reranker's own scores; :class:`~xenc_toolkit.linking.linker.Linker` and ``xenc evaluate``
@@ -17,14 +17,11 @@ apply the fusion when the file is there (``xenc evaluate --fusion off`` reports 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.ranking import rerank_ranks
-from ..utils.io import atomic_write_json, read_json
+from .ranking import rerank_ranks
 
-FUSION_FILE = "xenc_fusion.json"
 RELATIVE_GRID: tuple[float, ...] = tuple(np.logspace(-3, 3, 31).tolist())
 
 
@@ -51,14 +48,16 @@ def scaled_grid(logit_lists, retrieval_lists, relative: Sequence[float] = RELATI
     return (0.0, *(float(f"{scale * r:.4g}") for r in relative))
 
 
-def fuse(logits: np.ndarray, retrieval_scores: Sequence[float], weight: float) -> np.ndarray:
+def fuse_scores(logits: np.ndarray, retrieval_scores: Sequence[float], weight: float) -> np.ndarray:
     """``logits + weight * retrieval_scores`` (a missing retrieval score counts as 0)."""
     retrieval = np.nan_to_num(np.asarray(retrieval_scores, dtype=np.float64), nan=0.0)
     return np.asarray(logits, dtype=np.float64) + weight * retrieval
 
 
 def _top1_hits(logit_lists, retrieval_lists, label_lists, weight: float) -> int:
-    fused = [fuse(logits, retrieval, weight) for logits, retrieval in zip(logit_lists, retrieval_lists, strict=True)]
+    fused = [
+        fuse_scores(logits, retrieval, weight) for logits, retrieval in zip(logit_lists, retrieval_lists, strict=True)
+    ]
     return int((rerank_ranks(fused, label_lists) == 0).sum())
 
 
@@ -89,21 +88,3 @@ def fit_fusion_weight(
         "n_lists_with_gold": n_with_gold,
         "acc@1_by_weight": {f"{w:g}": hits / n for w, hits in table},
     }
-
-
-def save_fusion(model_dir: str | Path, info: dict) -> Path:
-    return atomic_write_json(Path(model_dir) / FUSION_FILE, info)
-
-
-def load_fusion(model_dir: str | Path, generator: dict | None = None) -> dict | None:
-    """The saved fusion, if any (and, when ``generator`` is given, only if it was fitted for it)."""
-    path = Path(model_dir) / FUSION_FILE
-    if not path.exists():
-        return None
-    info = read_json(path)
-    fitted_for = info.get("candidates")
-    if generator is not None and fitted_for is not None:
-        keys = ("generator", "fusion", "rrf_k", "alpha")
-        if any(fitted_for.get(k) != generator.get(k) for k in keys):
-            return None
-    return info

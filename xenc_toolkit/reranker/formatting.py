@@ -2,7 +2,7 @@
 
 The same functions are used by mining, training, evaluation and the Stage-3
 :class:`~xenc_toolkit.linking.Linker`, and the format is saved next to the model
-(``xenc_input_format.json``) so plain ``CrossEncoder(path).predict(pairs)`` users can
+(see :mod:`.model_dir`) so plain ``CrossEncoder(path).predict(pairs)`` users can
 reproduce it exactly:
 
 * query: ``"aspirin"``, or with context ``"... took [START] aspirin [END] daily ..."``;
@@ -13,14 +13,10 @@ reproduce it exactly:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from ..config import InputFormatConfig
 from ..corpora.mention import window_words
 from ..kb.normalize import normalize_name
-from ..utils.io import atomic_write_json, read_json
-
-INPUT_FORMAT_FILE = "xenc_input_format.json"
+from ..settings import InputFormatConfig
 
 
 def format_query(text: str, left: str = "", right: str = "", fmt: InputFormatConfig | None = None) -> str:
@@ -42,14 +38,3 @@ def format_candidate(
     if fmt.candidate_types and type_names:
         text = f"{text} [TYPE] {', '.join(type_names)}"
     return text
-
-
-def save_input_format(fmt: InputFormatConfig, directory: str | Path) -> Path:
-    return atomic_write_json(Path(directory) / INPUT_FORMAT_FILE, fmt.model_dump(mode="json"))
-
-
-def load_input_format(directory: str | Path) -> InputFormatConfig | None:
-    path = Path(directory) / INPUT_FORMAT_FILE
-    if not path.exists():
-        return None
-    return InputFormatConfig.model_validate(read_json(path))

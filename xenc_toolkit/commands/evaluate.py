@@ -19,47 +19,26 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import CALIBRATION_FILENAME, Calibration
+from ..calibration import load_model_calibration
 from ..config import EvaluateConfig, dump_config
-from ..errors import MissingInputError, XencError
+from ..errors import XencError
+from ..evaluation import plots as P
+from ..evaluation.metrics import (
+    calibration_errors,
+    grouped_linking_metrics,
+    linking_metrics,
+    pair_metrics,
+    stage3_metrics,
+)
+from ..evaluation.report import write_report
 from ..kb.semantic_types import load_semantic_network
-from ..linking.fusion import fuse, load_fusion
-from ..linking.linker import saved_candidate_config
-from ..linking.scorer import PairScorer
-from ..mining.formatting import load_input_format
 from ..mining.pairs import load_candidate_lists, load_pairs
+from ..reranker.model_dir import check_input_format, load_candidate_config, load_cross_encoder, load_fusion
+from ..reranker.ranking import rerank_ranks, top_two
+from ..reranker.score_fusion import fuse_scores
+from ..reranker.scorer import PairScorer
 from ..utils.io import atomic_write_json
 from ..utils.progress import log
-from . import plots as P
-from .metrics import calibration_errors, grouped_linking_metrics, linking_metrics, pair_metrics, stage3_metrics
-from .ranking import rerank_ranks, top_two
-from .report import write_report
-
-
-def load_cross_encoder(model_dir: str | Path, device: str | None = None):
-    from sentence_transformers import CrossEncoder
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").exists():
-        raise MissingInputError(model_dir, "CrossEncoder model directory (run `xenc train` first)")
-    return CrossEncoder(str(model_dir), device=device)
-
-
-def load_calibration(model_dir: str | Path, calibration_file: str | Path | None = None) -> Calibration | None:
-    path = Path(calibration_file) if calibration_file else Path(model_dir) / CALIBRATION_FILENAME
-    if calibration_file and not path.exists():
-        raise MissingInputError(path, "calibration file")
-    return Calibration.load(path) if path.exists() else None
-
-
-def check_input_format(model_dir: Path, pairs_dir: Path) -> None:
-    model_fmt = load_input_format(model_dir)
-    pairs_fmt = load_input_format(pairs_dir)
-    if model_fmt is not None and pairs_fmt is not None and model_fmt != pairs_fmt:
-        raise XencError(
-            f"{pairs_dir} was mined with input format {pairs_fmt.model_dump()} but the model in {model_dir} was "
-            f"trained with {model_fmt.model_dump()}; mine the evaluation split again with the model's format"
-        )
 
 
 def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
@@ -72,7 +51,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     if cfg.split not in pairs:
         raise XencError(f"{pairs_dir}: no pairs for split {cfg.split!r} (available: {', '.join(pairs.keys())})")
     pair_ds = pairs[cfg.split]
-    calibration = load_calibration(model_dir, cfg.calibration_file)
+    calibration = load_model_calibration(model_dir, cfg.calibration_file)
 
     queries = lists["query"]
     cand_texts = lists["candidate_texts"]
@@ -96,10 +75,12 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     depth = max(max(sizes, default=1), 1)
     gold_in_kb = np.asarray(lists["gold_in_kb"], dtype=bool)
     reranker_ranks = rerank_ranks(prob_lists, labels)
-    fusion = load_fusion(model_dir, saved_candidate_config(model_dir)) if cfg.fusion == "auto" else None
+    fusion = load_fusion(model_dir, load_candidate_config(model_dir)) if cfg.fusion == "auto" else None
     if fusion is not None:  # rank by logit + w x retrieval score (w fitted on a held-out split)
         logit_lists = [list_logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
-        fused = [fuse(x, r, fusion["weight"]) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)]
+        fused = [
+            fuse_scores(x, r, fusion["weight"]) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)
+        ]
         ranks = rerank_ranks(fused, labels)
     else:
         ranks = reranker_ranks

@@ -6,7 +6,7 @@ organised for throughput:
 
 * identical pairs are scored once;
 * each distinct query and candidate string is tokenised once
-  (:class:`~xenc_toolkit.linking.pair_tokenizer.PairTokenizer`), in large chunks on a
+  (:class:`~xenc_toolkit.reranker.pair_tokenizer.PairTokenizer`), in large chunks on a
   background thread; pairs are sorted by length and batched under a token budget;
 * the model runs in bf16 on GPU (``precision='auto'``), under ``inference_mode``;
 * logits come back in input order; probabilities are ``sigmoid(logits)`` (or a
@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..index.encoder import resolve_dtype
 from ..utils.batching import token_budget_batches
+from ..utils.devices import resolve_dtype
 from ..utils.progress import progress_bar
 from .pair_tokenizer import PairTokenizer
 

@@ -30,116 +30,29 @@ only the main process deletes stale checkpoints, writes checkpoints, TensorBoard
 from __future__ import annotations
 
 import math
-import platform
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from .. import __version__
 from ..config import TrainConfig, dump_config
 from ..errors import XencError
 from ..evaluation.evaluators import LinkingEvaluator
-from ..linking.linker import CANDIDATES_FILE
-from ..mining.formatting import load_input_format, save_input_format
 from ..mining.pairs import load_candidate_lists, load_pairs
+from ..reranker.model_dir import load_input_format, save_candidate_config, save_input_format, save_training_info
+from ..training.checkpoints import latest_checkpoint
+from ..training.data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
+from ..training.distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
+from ..training.examples import training_lists, with_kind_weights
+from ..training.losses import LOSSES
+from ..training.progress import RichProgressCallback
+from ..training.schedule import package_versions, resolve_precision, schedule_arguments
+from ..training.trainer import XencCrossEncoderTrainer
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
-from .data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
-from .distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
-from .losses import ListwiseLambdaLoss, ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
-from .progress import RichProgressCallback
-from .trainer import XencCrossEncoderTrainer
 
-TRAINING_INFO_FILE = "xenc_training.json"
 MAX_EVAL_LOSS_EXAMPLES = 20000
-
-
-def package_versions() -> dict[str, str]:
-    import datasets
-    import sentence_transformers
-    import transformers
-
-    versions = {
-        "xenc_toolkit": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "datasets": datasets.__version__,
-        "numpy": np.__version__,
-    }
-    if torch.cuda.is_available():
-        versions["cuda"] = torch.version.cuda or ""
-        versions["gpu"] = torch.cuda.get_device_name(0)
-    return versions
-
-
-def resolve_precision(precision: str, on_gpu: bool | None = None) -> str:
-    """``'auto'`` -> bf16 (else fp16) on a GPU, fp32 on CPU; half precision on CPU is refused.
-
-    ``on_gpu``: whether the run uses a GPU (default: whether one is available).
-    """
-    on_gpu = torch.cuda.is_available() if on_gpu is None else on_gpu
-    if precision != "auto":
-        if precision in ("fp16", "bf16") and not on_gpu:
-            raise XencError(f"precision {precision!r} needs a GPU; use 'auto' or 'fp32' on CPU")
-        return precision
-    if on_gpu:
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
-
-
-def schedule_arguments(
-    *,
-    learning_rate: float,
-    warmup_ratio: float,
-    total_steps: int,
-    weight_decay: float,
-    epochs: float,
-    max_steps: int | None,
-    precision: str,
-    seed: int,
-) -> dict[str, Any]:
-    """Trainer arguments the cross-encoder and bi-encoder runs share: linear warm-up over a share of
-    the updates then linear decay, AdamW weight decay, epochs or a step cap, mixed precision, seeds."""
-    return {
-        "learning_rate": learning_rate,
-        "warmup_steps": int(round(warmup_ratio * total_steps)),
-        "lr_scheduler_type": "linear",
-        "weight_decay": weight_decay,
-        "num_train_epochs": epochs,
-        "max_steps": max_steps or -1,
-        "bf16": precision == "bf16",
-        "fp16": precision == "fp16",
-        "seed": seed,
-        "data_seed": seed,
-    }
-
-
-def _list_rows_for_training(dataset, list_size: int):
-    """Keep mentions with a gold candidate; cut lists to ``list_size`` keeping one gold."""
-
-    def cut(row):
-        texts, labels = list(row["candidate_texts"]), list(row["labels"])
-        if len(texts) > list_size:
-            keep_texts, keep_labels = texts[:list_size], labels[:list_size]
-            if not any(keep_labels):
-                gold = labels.index(1)
-                keep_texts[-1], keep_labels[-1] = texts[gold], 1
-            texts, labels = keep_texts, keep_labels
-        return {"candidate_texts": texts, "labels": labels}
-
-    with_gold = dataset.filter(lambda row: any(row["labels"]), desc="mentions with a gold candidate")
-    dropped = len(dataset) - len(with_gold)
-    return with_gold.map(cut, desc="cutting candidate lists"), dropped
-
-
-def _weights(dataset, kind_weights: dict[str, float]):
-    return dataset.map(lambda row: {"weight": float(kind_weights.get(row["kind"], 1.0))}, desc="example weights")
 
 
 def per_device_batch_size(cfg: TrainConfig, n_processes: int = 1) -> int:
@@ -169,13 +82,6 @@ def micro_batches(cfg: TrainConfig, batch_size: int, split: bool = False) -> int
     if micro > 1 and split:
         raise XencError("micro_batches cannot be combined with global_batch_size over several processes")
     return micro
-
-
-def latest_checkpoint(output_dir: Path) -> Path | None:
-    checkpoints = [p for p in output_dir.glob("checkpoint-*") if re.fullmatch(r"checkpoint-\d+", p.name)]
-    if not checkpoints:
-        return None
-    return max(checkpoints, key=lambda p: int(p.name.split("-")[1]))
 
 
 def build_model(cfg: TrainConfig, device: str | None = None):
@@ -215,10 +121,12 @@ def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> 
     tokenizer = model.tokenizer
     pad_id = tokenizer.pad_token_id or 0
     info: dict[str, Any] = {"dev_split": dev_split}
-    if cfg.loss == "bce":
+    entry = LOSSES.entry(cfg.loss)
+    loss = entry.target(model, **{option: getattr(cfg, option) for option in entry.meta.get("options", ())})
+    if entry.meta["inputs"] == "pairs":
         train = pairs["train"]
         if cfg.kind_weights:
-            train = _weights(train, cfg.kind_weights)
+            train = with_kind_weights(train, cfg.kind_weights)
         keep = ["query", "candidate", *(["weight"] if cfg.kind_weights else []), "label"]
         train = train.select_columns(keep)
         eval_ds = None
@@ -227,7 +135,6 @@ def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> 
             if len(eval_ds) > MAX_EVAL_LOSS_EXAMPLES:
                 eval_ds = eval_ds.shuffle(seed=cfg.seed).select(range(MAX_EVAL_LOSS_EXAMPLES))
             eval_ds = eval_ds.select_columns(["query", "candidate", "label"])
-        loss = WeightedBinaryCrossEntropyLoss(model, pos_weight=cfg.pos_weight)
         if cfg.fast:
             train = pretokenize_pairs(train, tokenizer, cfg.max_length).remove_columns(["query", "candidate"])
             if eval_ds is not None:
@@ -238,17 +145,16 @@ def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> 
         info["train_examples"] = len(train)
     else:
         lists = load_candidate_lists(cfg.pairs_dir)
-        train, dropped = _list_rows_for_training(lists["train"], cfg.list_size)
+        train, dropped = training_lists(lists["train"], cfg.list_size)
         train = train.select_columns(["query", "candidate_texts", "labels"])
         info["train_examples"] = len(train)
         info["train_mentions_without_gold"] = dropped
         eval_ds = None
         if dev_split and dev_split in lists:
-            eval_ds, _ = _list_rows_for_training(lists[dev_split], cfg.list_size)
+            eval_ds, _ = training_lists(lists[dev_split], cfg.list_size)
             eval_ds = eval_ds.select_columns(["query", "candidate_texts", "labels"])
             if len(eval_ds) > MAX_EVAL_LOSS_EXAMPLES // cfg.list_size:
                 eval_ds = eval_ds.select(range(MAX_EVAL_LOSS_EXAMPLES // cfg.list_size))
-        loss = ListwiseSoftmaxLoss(model) if cfg.loss == "listwise" else ListwiseLambdaLoss(model)
         if cfg.fast:
             train = pretokenize_lists(train, tokenizer, cfg.max_length).remove_columns(["query", "candidate_texts"])
             if eval_ds is not None:
@@ -364,11 +270,8 @@ def _export(source_model_dir: Path | None, model, target: Path, cfg: TrainConfig
             save_input_format(fmt, tmp)
         mining = Path(cfg.pairs_dir) / "xenc_mining.json"
         if mining.exists() and (read_json(mining).get("config") or {}).get("candidates"):
-            atomic_write_json(tmp / CANDIDATES_FILE, read_json(mining)["config"]["candidates"])
-        atomic_write_json(
-            tmp / TRAINING_INFO_FILE,
-            {"config": dump_config(cfg), "versions": package_versions(), **extra},
-        )
+            save_candidate_config(tmp, read_json(mining)["config"]["candidates"])
+        save_training_info(tmp, {"config": dump_config(cfg), "versions": package_versions(), **extra})
     return target
 
 
@@ -439,7 +342,7 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
     global_batch = batch_size * n_processes * cfg.gradient_accumulation_steps
     processes = f" on {n_processes} processes" if n_processes > 1 else ""
     say(
-        f"training {cfg.base_model} on {data['train_examples']:,} {'pairs' if cfg.loss == 'bce' else 'lists'} "
+        f"training {cfg.base_model} on {data['train_examples']:,} {LOSSES.entry(cfg.loss).meta['inputs']} "
         f"({cfg.loss} loss, {args.num_train_epochs:g} epoch(s), batch {global_batch}"
         f"{f' = {batch_size} per device' if global_batch != batch_size else ''}{processes}, "
         f"{'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'})"

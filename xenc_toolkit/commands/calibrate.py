@@ -2,7 +2,7 @@
 
 The pairs are every (mention, candidate) of the split's candidate lists — exactly the
 distribution the Stage-3 linker scores — labelled 1 for the gold concept. The result
-is saved next to the model as ``xenc_calibration.json``; the model directory stays a
+is saved in the model directory (:mod:`~xenc_toolkit.reranker.model_dir`); the model directory stays a
 plain CrossEncoder directory.
 """
 
@@ -13,16 +13,22 @@ from typing import Any
 
 import numpy as np
 
+from ..calibration.bundle import fit_calibration
 from ..config import CalibrateConfig
-from ..linking.scorer import PairScorer
 from ..mining.pairs import load_candidate_lists
+from ..reranker.model_dir import (
+    calibration_file,
+    check_input_format,
+    load_candidate_config,
+    load_cross_encoder,
+    save_fusion,
+)
+from ..reranker.score_fusion import fit_fusion_weight
+from ..reranker.scorer import PairScorer
 from ..utils.progress import log
-from .bundle import CALIBRATION_FILENAME, fit_calibration
 
 
 def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
-    from ..evaluation.run import check_input_format, load_cross_encoder
-
     model_dir = Path(cfg.model_dir)
     check_input_format(model_dir, Path(cfg.pairs_dir))
     model = model or load_cross_encoder(model_dir)
@@ -53,7 +59,7 @@ def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
         seed=cfg.seed,
         metadata={"model_dir": str(model_dir), "pairs_dir": str(cfg.pairs_dir), "split": cfg.split},
     )
-    path = Path(cfg.output_file) if cfg.output_file else model_dir / CALIBRATION_FILENAME
+    path = Path(cfg.output_file) if cfg.output_file else calibration_file(model_dir)
     calibration.save(path)
     log(f"calibration ({calibration.method}) written to {path}")
     result = {"path": str(path), **calibration.to_dict()}
@@ -64,9 +70,6 @@ def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
 
 def _fit_fusion(cfg: CalibrateConfig, model_dir: Path, lists, logits: np.ndarray) -> dict[str, Any]:
     """Fit the reranker + retrieval score fusion weight on the same held-out lists."""
-    from ..linking.fusion import fit_fusion_weight, save_fusion
-    from ..linking.linker import saved_candidate_config
-
     sizes = [len(texts) for texts in lists["candidate_texts"]]
     bounds = np.cumsum([0, *sizes])
     logit_lists = [logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
@@ -74,7 +77,7 @@ def _fit_fusion(cfg: CalibrateConfig, model_dir: Path, lists, logits: np.ndarray
     info.update(
         {
             "fit_on": {"pairs_dir": str(cfg.pairs_dir), "split": cfg.split},
-            "candidates": saved_candidate_config(model_dir),
+            "candidates": load_candidate_config(model_dir),
         }
     )
     save_fusion(model_dir, info)

@@ -1,0 +1,28 @@
+"""``xenc link``: Stage-3 inference on a text, TSV or JSONL file of mentions."""
+
+from __future__ import annotations
+
+from ..config import LinkConfig
+from ..errors import ConfigError
+
+
+def link(cfg: LinkConfig) -> list:
+    """Link the mentions of ``cfg.input``; writes ``cfg.output`` (or returns results for stdout)."""
+    from ..linking.io import read_link_input, write_link_output
+    from ..linking.linker import Linker
+
+    if cfg.input is None:
+        raise ConfigError("link: field 'input' is required (text, TSV or JSONL of mentions)")
+    records = read_link_input(cfg.input, cfg.input_format)
+    linker = Linker.from_pretrained(
+        cfg.model_dir, cfg.index_dir, n_candidates=cfg.n_candidates, batch_size=cfg.batch_size, precision=cfg.precision
+    )
+    results = linker.link(
+        [r.mention for r in records],
+        contexts=[r.context for r in records],
+        types=[r.types for r in records],
+        top_k=cfg.top_k,
+    )
+    if cfg.output is not None:
+        write_link_output(records, results, cfg.output, cfg.output_format)
+    return list(zip(records, results, strict=True))
