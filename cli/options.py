@@ -61,6 +61,10 @@ def _describe_default(value) -> str:
     return str(value)
 
 
+def extra_of(field) -> dict:
+    return field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+
+
 def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") -> list[OptionSpec]:
     specs: list[OptionSpec] = []
     for name, field in model.model_fields.items():
@@ -86,7 +90,8 @@ def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") ->
         elif kind == "list" and get_origin(get_args(annotation)[0]) is Literal:
             description += f" [comma-separated from: {'|'.join(get_args(get_args(annotation)[0]))}]"
         elif (kinds := registry(field)) is not None:  # a registered kind: the choices are the registry's
-            description += f" [{'comma-separated from: ' if kind == 'list' else ''}{'|'.join(kinds)}]"
+            names = [*extra_of(field).get("also", []), *kinds.names()]
+            description += f" [{'comma-separated from: ' if kind == 'list' else ''}{'|'.join(names)}]"
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         aliases = tuple(extra.get("cli_aliases") or ())
         default = _describe_default(field.default)

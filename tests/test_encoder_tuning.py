@@ -17,15 +17,12 @@ from xenc_toolkit.kb import load_medic, load_umls
 from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
 from xenc_toolkit.kb.normalize import normalize_name
 from xenc_toolkit.retrieval import DenseIndex, NameEncoder
+from xenc_toolkit.training.encoder_pairs import _decode_pairs, build_training_pairs, mention_pairs, name_pairs
 from xenc_toolkit.training.encoder_tuning import (
     TUNING_INFO_FILE,
     ConceptUniqueBatchSampler,
-    _decode_pairs,
     build_trainer,
-    build_training_pairs,
     concept_unique_batches,
-    mention_pairs,
-    name_pairs,
     sentence_transformer_for,
     tune_encoder,
 )

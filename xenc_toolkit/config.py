@@ -60,9 +60,10 @@ def _check_registered(model: BaseModel, prefix: str = "") -> None:
         kinds = registry(info)
         if kinds is None:
             continue
+        also = (info.json_schema_extra or {}).get("also", [])  # values with a meaning of their own ("auto")
         for item in value if isinstance(value, list) else [value]:
-            if item not in kinds:
-                names = [repr(known) for known in kinds.names()]
+            if item not in kinds and item not in also:
+                names = [repr(known) for known in [*also, *kinds.names()]]
                 allowed = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
                 raise ValueError(f"field '{prefix}{name}': Input should be {allowed} (got {item!r})")
 

@@ -28,8 +28,10 @@ class KBConfig(Section):
     path: Path | None = Field(
         None, description="UMLS META directory, dictionary file (MEDIC-style or TSV) or saved KB dir"
     )
-    format: Literal["auto", "umls", "medic", "tsv", "saved"] = Field(
-        "auto", description="KB format; 'auto' detects a META directory, a saved KB, a .tsv or a MEDIC-style file"
+    format: str = Field(
+        "auto",
+        description="KB format; 'auto' detects a META directory, a saved KB, a .tsv or a MEDIC-style file",
+        json_schema_extra={"registry": "xenc_toolkit.kb.formats:KB_FORMATS", "also": ["auto"]},
     )
     languages: list[str] = Field(["ENG"], description="UMLS LAT values to keep (empty = all)")
     sources: list[str] = Field([], description="UMLS SAB values to keep (empty = all)")

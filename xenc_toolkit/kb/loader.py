@@ -21,36 +21,23 @@ from ..errors import ConfigError, MissingInputError, SkipReport
 from ..settings import KBConfig
 from ..utils.progress import log
 from .cache import KBCache, cache_key, report_from_metadata, report_to_metadata
-from .dictionary import load_medic, load_tsv
+from .formats import KB_FORMATS
 from .model import KnowledgeBase
-from .umls import MRCONSO, load_umls, umls_files
-
-FORMATS = ("umls", "saved", "tsv", "medic")
+from .rrf import MRCONSO
 
 
 def detect_format(path: str | Path) -> str:
-    """The KB format of ``path`` (see the module docs)."""
+    """The KB format of ``path``: the first registered format (:mod:`.formats`) that recognises it."""
     path = Path(path)
     if not path.exists():
         raise MissingInputError(path, "knowledge base")
-    if path.is_dir():
-        if (path / MRCONSO.name).is_file() or (path / "META" / MRCONSO.name).is_file():
-            return "umls"
-        if (path / "kb.json").is_file():
-            return "saved"
-        raise ConfigError(
-            f"{path}: cannot tell the KB format of this directory "
-            f"(no {MRCONSO.name}, META/{MRCONSO.name} or kb.json); set kb.format"
-        )
-    return "tsv" if path.suffix.lower() == ".tsv" else "medic"
-
-
-def _inputs(fmt: str, path: Path, cfg: KBConfig) -> list[Path]:
-    if fmt == "umls":
-        return list(umls_files(path, load_definitions=cfg.load_definitions, map_retired=cfg.map_retired).values())
-    if not path.is_file():
-        raise MissingInputError(path, "dictionary file")
-    return [path]
+    for name in KB_FORMATS.names():
+        if KB_FORMATS.get(name).detect(path):
+            return name
+    raise ConfigError(
+        f"{path}: cannot tell the KB format of this directory "
+        f"(no {MRCONSO.name}, META/{MRCONSO.name} or kb.json); set kb.format"
+    )
 
 
 def _settings(fmt: str, cfg: KBConfig, lenient: bool) -> dict[str, Any]:
@@ -61,36 +48,13 @@ def _settings(fmt: str, cfg: KBConfig, lenient: bool) -> dict[str, Any]:
         "semantic_types": sorted(cfg.semantic_types),
         "semantic_groups": sorted(cfg.semantic_groups),
     }
-    if fmt == "umls":
-        settings.update(
-            languages=sorted(cfg.languages),
-            sources=sorted(cfg.sources),
-            exclude_sources=sorted(cfg.exclude_sources),
-            suppress=sorted(cfg.suppress),
-            term_types=sorted(cfg.term_types),
-            load_definitions=cfg.load_definitions,
-            map_retired=cfg.map_retired,
-        )
+    settings.update(KB_FORMATS.get(fmt).settings(cfg))
     return settings
 
 
 def _parse(fmt: str, path: Path, cfg: KBConfig, report: SkipReport) -> KnowledgeBase:
-    if fmt == "umls":
-        return load_umls(
-            path,
-            languages=cfg.languages,
-            sources=cfg.sources,
-            exclude_sources=cfg.exclude_sources,
-            suppress=cfg.suppress,
-            term_types=cfg.term_types,
-            semantic_types=cfg.semantic_types,
-            semantic_groups=cfg.semantic_groups,
-            load_definitions=cfg.load_definitions,
-            map_retired=cfg.map_retired,
-            report=report,
-        )
-    kb = load_tsv(path, report) if fmt == "tsv" else load_medic(path, report)
-    return _filter_types(kb, cfg)
+    kb = KB_FORMATS.get(fmt).parse(path, cfg, report)
+    return kb if fmt == "umls" else _filter_types(kb, cfg)  # UMLS filters types while reading MRSTY
 
 
 def _filter_types(kb: KnowledgeBase, cfg: KBConfig) -> KnowledgeBase:
@@ -128,11 +92,11 @@ def load_kb(cfg: KBConfig, report: SkipReport | None = None, *, use_cache: bool 
     fmt = detect_format(path) if cfg.format == "auto" else cfg.format
     if not path.exists():
         raise MissingInputError(path, "knowledge base")
-    if fmt == "saved":
-        return _filter_types(KnowledgeBase.load(path), cfg)
+    if not KB_FORMATS.entry(fmt).meta.get("cached", True):
+        return _filter_types(KB_FORMATS.get(fmt).parse(path, cfg, report), cfg)
 
     lenient = cfg.lenient or (report is not None and report.lenient)
-    inputs = _inputs(fmt, path, cfg)
+    inputs = KB_FORMATS.get(fmt).inputs(path, cfg)
     key = cache_key(fmt, inputs, _settings(fmt, cfg, lenient))
     cache = KBCache(cfg.cache_dir)
     started = time.perf_counter()

@@ -55,7 +55,7 @@ from ..settings import EncoderTuningConfig, dump_settings
 from ..utils.devices import resolve_device
 from ..utils.io import atomic_directory, atomic_write_json
 from ..utils.progress import log
-from .encoder_pairs import TrainingPairs, build_training_pairs, mention_pairs, name_pairs  # noqa: F401 (re-exported)
+from .encoder_pairs import TrainingPairs, build_training_pairs
 
 TUNING_INFO_FILE = "xenc_encoder_tuning.json"
 EVALUATION_SPLITS = frozenset({"dev", "validation", "test"})
