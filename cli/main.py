@@ -58,6 +58,9 @@ def _render_stats(result) -> None:
 # how each command's result is shown (the commands themselves come from xenc_toolkit.commands)
 RENDERERS = {
     "tune-encoder": lambda result, cfg: render.tuning_summary(result),
+    "build-kb": lambda result, cfg: render.out.print(
+        f"KB: {result['concepts']:,} concepts, {result['names']:,} names -> {result['output_dir']}"
+    ),
     "build-index": lambda result, cfg: render.index_summary(result),
     "mine": lambda result, cfg: render.mining_summary(result),
     "train": lambda result, cfg: _render_train(result),

@@ -21,6 +21,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "build_kb": "commands.build_kb",
     "build_index": "commands.build_index",
     "tune_encoder": "commands.tune_encoder",
     "mine": "commands.mine",

@@ -91,6 +91,23 @@ class BuildIndexConfig(CommonConfig):
     corpus: CorpusConfig = CorpusConfig()
 
 
+class BuildKbConfig(CommonConfig):
+    """``xenc build-kb``: a knowledge base from an annotated corpus (each concept's distinct surface forms).
+
+    For data without a terminology (MedMentions with no UMLS at hand): the concepts are the gold ids
+    of the chosen splits' mentions, their names the distinct mention strings (most frequent first),
+    their types the mentions' (or ``corpus.types_file``'s). Writes a saved KB: use it as
+    ``kb.path`` of ``xenc build-index``; the KB records which training mentions carried each name, so
+    ``xenc mine --cross-fit-folds N`` can mine each fold without its own strings.
+    """
+
+    output_dir: Path = Field(Path("xenc-output/kb"), description="saved KB directory to write (then kb.path)")
+    corpus: CorpusConfig = CorpusConfig()
+    splits: list[str] = Field(
+        ["train"], description="splits whose mentions name the concepts (never an evaluation split)"
+    )
+
+
 class TuneEncoderConfig(CommonConfig):
     """``xenc tune-encoder``: fine-tune the bi-encoder on the KB's synonyms (optional, before build-index).
 
@@ -322,6 +339,7 @@ class QuickstartConfig(CommonConfig):
 
 
 COMMAND_CONFIGS: dict[str, type[CommonConfig]] = {
+    "build-kb": BuildKbConfig,
     "build-index": BuildIndexConfig,
     "tune-encoder": TuneEncoderConfig,
     "mine": MineConfig,

@@ -42,6 +42,12 @@ COMMANDS: tuple[Command, ...] = (
         "Optional: fine-tune the bi-encoder on the KB's synonyms (SapBERT-style), then build-index with it.",
     ),
     Command(
+        "build-kb",
+        C.BuildKbConfig,
+        "build_kb:build_kb",
+        "Optional: build a KB from an annotated corpus's training mentions (no terminology at hand).",
+    ),
+    Command(
         "build-index",
         C.BuildIndexConfig,
         "build_index:build_index",

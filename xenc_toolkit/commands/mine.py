@@ -99,6 +99,15 @@ def mine_index_cross_fitted(index, mentions_by_split: dict[str, Sequence[Mention
     other = {split: mentions for split, mentions in mentions_by_split.items() if split != "train"}
     result, _, _ = mine_cross_fitted(build_kb, build_index, train, other, cfg, n_folds=cfg.cross_fit_folds)
     result.report["cross_fitted"]["held_out"] = held_out
+    nameless = sum(stats.get("concepts_without_names", 0) for stats in held_out)
+    if nameless:
+        train_report = result.report["splits"]["train"]
+        log(
+            f"cross-fitting: {nameless:,} concept(s) were named only by their own fold's mentions and had no name "
+            f"left in that fold's KB; their {train_report.get('gold_without_names', 0):,} training mention(s) "
+            "have no gold candidate there (counted as gold_without_names in the mining report)",
+            style="yellow",
+        )
     return result
 
 

@@ -218,6 +218,12 @@ class KnowledgeBase:
         bounds = np.searchsorted(self.name_concept[order], np.arange(self.n_concepts + 1))
         return order, bounds
 
+    @functools.cached_property
+    def concept_has_names(self) -> np.ndarray:
+        """Per concept, whether it has at least one name row (a reduced KB, e.g. a cross-fitting fold's or a
+        synonym-query fold's, can leave a concept without names: it then cannot be a candidate)."""
+        return np.bincount(self.name_concept, minlength=self.n_concepts) > 0
+
     def names_of(self, index: int) -> np.ndarray:
         """Name-row indices of concept ``index``."""
         order, bounds = self._names_by_concept

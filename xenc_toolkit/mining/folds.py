@@ -109,6 +109,7 @@ def merge_split_reports(reports: list[dict]) -> dict:
         "mentions": total,
         "unlinkable": sum(r["unlinkable"] for r in reports),
         "gold_not_in_kb": sum(r["gold_not_in_kb"] for r in reports),
+        "gold_without_names": sum(r.get("gold_without_names", 0) for r in reports),
         "candidate_depth": reports[0]["candidate_depth"],
         "recall": {},
         "pairs": {},
@@ -140,7 +141,9 @@ def kb_without_mentions(kb: KnowledgeBase, mentions: Sequence[Mention]) -> Knowl
     ``surface_text``) row (clipped at 0); rows left at 0 that are not dictionary names
     (:attr:`KnowledgeBase.name_in_dictionary`) are dropped, the others keep their remaining count
     (the tie-breaking prior then knows only the other mentions). Dictionary names always stay,
-    also when ``mentions`` carried them. Concepts (and so concept indices) are unchanged. Strings
+    also when ``mentions`` carried them. Concepts (and so concept indices) are unchanged; a concept that
+    only ``mentions`` named is left without names (``concepts_without_names``): mining treats its
+    mentions as gold-not-in-KB (``gold_without_names``) and never draws it as a negative. Strings
     not found under their gold (or golds not in the KB) are counted in the metadata
     (``held_out_mentions``) and logged, not an error.
 
@@ -180,9 +183,12 @@ def kb_without_mentions(kb: KnowledgeBase, mentions: Sequence[Mention]) -> Knowl
     kept = np.flatnonzero(keep)
     table = kb.names.take(pa.array(kept, pa.int64()))
     table = table.set_column(table.column_names.index("mentions"), "mentions", pa.array(counts[kept], pa.int32()))
+    left = np.bincount(kb.name_concept[kept], minlength=kb.n_concepts) > 0
     stats = {
         "mentions": len(mentions),
         "names_removed": int(kb.n_names - len(kept)),
+        # concepts named only by these mentions: no name is left, so they are no candidates in this fold
+        "concepts_without_names": int((kb.concept_has_names & ~left).sum()),
         "strings_not_found": not_found,
         "counts_clipped": over,
         "gold_not_in_kb": gold_not_in_kb,

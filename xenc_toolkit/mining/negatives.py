@@ -196,9 +196,14 @@ class NegativeSampler:
         return draw_distinct(n_rows, count, 20 * count + 20, source, classify)
 
     def _classify(self, rows, values, gold: RowSets, exclude: RowSets) -> tuple[np.ndarray, np.ndarray]:
-        """Excluded (candidates, earlier negatives) and gold draws are skipped; synonyms are skipped and counted."""
+        """Excluded (candidates, earlier negatives), gold and nameless (a reduced fold KB's) draws are skipped;
+        synonyms are skipped and counted."""
         is_gold, synonym = self.false_negatives(rows, values, gold)
-        return exclude.contains(rows, values) | is_gold, synonym
+        skip = exclude.contains(rows, values) | is_gold
+        has_names = self.kb.concept_has_names
+        if not has_names.all():
+            skip |= ~has_names[np.asarray(values, dtype=np.int64)]
+        return skip, synonym
 
     # ------------------------------------------------------------------ all kinds
     def sample_batch(

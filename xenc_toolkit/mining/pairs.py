@@ -105,12 +105,20 @@ def _dataset(columns: dict[str, Any], features):
 
 
 def resolve_gold(kb: KnowledgeBase, gold_ids: Sequence[str]) -> frozenset[int]:
+    """The KB concepts of a mention's gold ids that can be candidates: known to the KB and with a name."""
     out = set()
+    has_names = kb.concept_has_names
     for gid in gold_ids:
         index = kb.resolve(gid)
-        if index is not None:
+        if index is not None and has_names[index]:
             out.add(index)
     return frozenset(out)
+
+
+def gold_without_names(kb: KnowledgeBase, gold_ids: Sequence[str]) -> bool:
+    """Whether a gold id is a concept of ``kb`` left without any name (so it cannot be retrieved)."""
+    has_names = kb.concept_has_names
+    return any((index := kb.resolve(gid)) is not None and not has_names[index] for gid in gold_ids)
 
 
 @dataclass
@@ -171,6 +179,12 @@ class Miner:
             "mentions": len(mentions),
             "unlinkable": sum(1 for m in mentions if not m.gold_ids),
             "gold_not_in_kb": sum(1 for m, g in zip(mentions, golds, strict=True) if m.gold_ids and not g),
+            # of those, golds that are KB concepts left without names (a reduced fold KB): not candidates here
+            "gold_without_names": sum(
+                1
+                for m, g in zip(mentions, golds, strict=True)
+                if m.gold_ids and not g and gold_without_names(kb, m.gold_ids)
+            ),
             "candidate_depth": final.depth,
             "recall": {},
         }
