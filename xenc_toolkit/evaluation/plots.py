@@ -259,3 +259,41 @@ def group_accuracy_bars(
     ax.set_title(title or f"{metric} per group: reranked vs retrieval{more}", fontsize=10)
     ax.grid(True, axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- selective linking
+def risk_coverage_plot(curves: dict, path, title: str | None = None) -> Path:
+    """Risk (share of wrong links) against coverage (share of mentions linked), one line per confidence.
+
+    ``curves``: ``{label: (confidence, correct)}``; the first is drawn as the main line. The legend
+    gives each curve's AURC (lower is better).
+    """
+    from .selective import aurc, risk_coverage
+
+    fig = _figure()
+    ax = fig.subplots()
+    colors = [MAIN_COLOR, BASE_COLOR, "#8c564b", "#2ca02c"]
+    n = 0
+    for i, (label, (confidence, correct)) in enumerate(curves.items()):
+        coverage, risk = risk_coverage(confidence, correct)
+        n = max(n, len(coverage))
+        if len(coverage):
+            ax.plot(
+                coverage,
+                risk,
+                color=colors[i % len(colors)],
+                linestyle="-" if i == 0 else "--",
+                label=f"{label} (AURC = {aurc(confidence, correct):.3f})",
+            )
+    if not n:
+        _note(ax, "no mentions")
+    ax.axhline(0.05, color="#999999", linewidth=0.8, linestyle=":", label="risk 0.05 (precision 0.95)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel("coverage (share of mentions linked, most confident first)")
+    ax.set_ylabel("risk (share of those links that are wrong)")
+    ax.set_title(title or f"Risk-coverage, n = {n:,} mentions")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left")
+    ax.grid(True, alpha=0.3)
+    return _save(fig, path)

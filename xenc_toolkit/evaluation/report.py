@@ -45,7 +45,7 @@ PAIR_ROWS = [
 # --------------------------------------------------------------------------- blocks
 @dataclass
 class _Block:
-    kind: str  # h1 h2 h3 p list table img code
+    kind: str  # h1 h2 h3 p strong list table img code
     text: str = ""
     items: list = field(default_factory=list)
     headers: list = field(default_factory=list)
@@ -108,6 +108,15 @@ def _headline(blocks: list[_Block], linking: dict, retrieval: dict | None) -> No
             _Block("table", headers=["metric", "reranked"], items=[[_label(k), _fmt(linking.get(k))] for k in keys])
         )
     items = [f"mentions: {_fmt(linking.get('n_mentions'))}"]
+    if linking.get("reranker_only_acc@1") is not None:
+        items.append(f"reranker alone (no retrieval score): acc@1 {_fmt(linking['reranker_only_acc@1'])}")
+    if "fusion_weight" in linking:
+        weight = linking["fusion_weight"]
+        items.append(
+            "ranking: reranker logit alone (no fusion fitted)"
+            if weight is None
+            else f"ranking: reranker logit + {_fmt(weight)} x retrieval score (weight fitted on held-out lists)"
+        )
     if "n_gold_in_candidates" in linking:
         items.append(f"gold concept among the candidates: {_fmt(linking['n_gold_in_candidates'])}")
     if "n_gold_not_in_kb" in linking:
@@ -191,6 +200,80 @@ def _stage3(blocks: list[_Block], stage3: dict) -> None:
     blocks.append(_Block("table", headers=["figure", "value", "definition"], items=rows))
 
 
+SELECTIVE_ROWS = [
+    ("aurc", "AURC: mean risk over all coverages (lower is better)"),
+    ("coverage_at_precision_095", "share of mentions linked at precision >= 0.95"),
+    ("coverage_at_precision_099", "share of mentions linked at precision >= 0.99"),
+    ("precision_at_coverage_080", "precision of the 80% most confident links"),
+    ("precision_at_coverage_060", "precision of the 60% most confident links"),
+]
+
+
+def _selective(blocks: list[_Block], selective: dict) -> None:
+    blocks.append(_Block("h2", "Selective linking: P(top-1 correct), tiers and NIL"))
+    if selective.get("in_sample"):
+        blocks.append(
+            _Block(
+                "strong",
+                f"In-sample: the confidence and calibration were fitted on this split "
+                f"({selective.get('fit_on_split')}); these figures overstate them. Evaluate on a held-out split.",
+            )
+        )
+    blocks.append(
+        _Block(
+            "p",
+            f"Each linked mention gets P(the linked concept is correct) ({selective.get('confidence')}). "
+            f"ECE of that probability: {_fmt(selective.get('ece_top1'))} (MCE {_fmt(selective.get('mce_top1'))}). "
+            "Beside it, the confidences a user has without the reranker: retrieval's top score and top-1 margin "
+            "(ranking retrieval's own top candidate).",
+        )
+    )
+    retrieval = selective.get("retrieval") or {}
+    xenc = {"aurc": selective.get("aurc_xenc"), **{k: selective.get(k) for k, _ in SELECTIVE_ROWS[1:]}}
+    rows = [
+        [
+            label,
+            _fmt(xenc.get(key)),
+            _fmt((retrieval.get("score") or {}).get(key)),
+            _fmt((retrieval.get("margin") or {}).get(key)),
+        ]
+        for key, label in SELECTIVE_ROWS
+    ]
+    blocks.append(
+        _Block("table", headers=["figure", "xenc P(correct)", "retrieval score", "retrieval margin"], items=rows)
+    )
+    tiers = selective.get("tiers") or {}
+    if tiers:
+        high = selective.get("high_threshold")
+        blocks.append(
+            _Block(
+                "p",
+                f"Tiers: high = P >= {_fmt(high)} (the level that was 95% precise out of sample, per semantic "
+                f"group where there was data), low = below the NIL threshold (no concept is returned), review = "
+                "in between.",
+            )
+        )
+        blocks.append(
+            _Block(
+                "table",
+                headers=["tier", "mentions", "share", "precision"],
+                items=[
+                    [tier, _fmt(v["mentions"]), _fmt(v["share"]), _fmt(v["precision"])]
+                    for tier, v in sorted(tiers.items(), key=lambda kv: ("high", "review", "low").index(kv[0]))
+                ],
+            )
+        )
+    nil = selective.get("nil") or {}
+    blocks.append(
+        _Block(
+            "p",
+            f"NIL (concept not in the KB): {_fmt(nil.get('nil_mentions'))} mentions; AUROC of 1 - P(correct) "
+            f"{_fmt(selective.get('nil_auroc'))}, F1 at the NIL threshold {_fmt(nil.get('nil_threshold'))}: "
+            f"{_fmt(selective.get('nil_f1'))}.",
+        )
+    )
+
+
 def _groups(blocks: list[_Block], title: str, per_group: dict, names: dict[str, str], limit: int | None) -> None:
     items = sorted(per_group.items(), key=lambda kv: (-int(kv[1].get("n_mentions", 0)), kv[0]))
     total = len(items)
@@ -231,6 +314,8 @@ def _build(results: dict, plots: dict[str, Path], top_types: int) -> list[_Block
     linking = results.get("linking_metrics") or {}
     if linking:
         _headline(blocks, linking, results.get("retrieval_metrics"))
+    if results.get("selective"):
+        _selective(blocks, results["selective"])
     if results.get("overall_metrics"):
         _pairs(blocks, results["overall_metrics"])
     if results.get("calibration"):
@@ -274,6 +359,8 @@ def _render_markdown(blocks: list[_Block], output_dir: Path) -> str:
             out.append("#" * int(b.kind[1]) + " " + b.text)
         elif b.kind == "p":
             out.append(b.text)
+        elif b.kind == "strong":
+            out.append(f"**{b.text}**")
         elif b.kind == "list":
             out.append("\n".join(f"- {item}" for item in b.items))
         elif b.kind == "table":
@@ -331,6 +418,8 @@ def _render_html(blocks: list[_Block]) -> str:
             out.append(f"<{b.kind}>{esc(b.text)}</{b.kind}>")
         elif b.kind == "p":
             out.append(f"<p>{esc(b.text)}</p>")
+        elif b.kind == "strong":
+            out.append(f"<p><strong>{esc(b.text)}</strong></p>")
         elif b.kind == "list":
             out.append("<ul>" + "".join(f"<li>{esc(str(i))}</li>" for i in b.items) + "</ul>")
         elif b.kind == "table":

@@ -10,8 +10,8 @@
 
 For each mention: candidates from the index (dense / TF-IDF / fused, as mined),
 reranked by the CrossEncoder, probabilities from the calibration saved next to the
-model (sigmoid when there is none), the margin over the runner-up, a confidence
-tier and the top-k alternatives. Repeated (mention, context, types) inputs in a
+model: P(the linked concept is correct) with its tier and, below the NIL threshold, no concept
+(see :class:`LinkResult`), the margin over the runner-up and the top-k alternatives. Repeated (mention, context, types) inputs in a
 batch are linked once.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..calibration import Calibration, load_model_calibration
+from ..calibration.confidence import LinkConfidence, candidate_softmax, load_link_confidence
 from ..reranker.formatting import format_candidate, format_query
 from ..reranker.model_dir import load_candidate_config, load_cross_encoder, load_fusion, load_input_format
 from ..reranker.score_fusion import fuse_scores
@@ -33,21 +34,31 @@ from ..retrieval.candidate_generator import CandidateGenerator
 from ..retrieval.dense_index import DenseIndex
 from ..settings import CandidateConfig, InputFormatConfig
 
-DEFAULT_TIERS = {"high": 0.9, "medium": 0.5}
-
 
 @dataclass
 class Candidate:
     concept_id: str
     name: str
-    probability: float
+    probability: float  # of being the gold, among this list's candidates
     logit: float
     types: list[str]
     retrieval_score: float | None = None
+    pair_probability: float | None = None  # the calibrated sigmoid of the logit (what CrossEncoder.predict gives)
 
 
 @dataclass
 class LinkResult:
+    """One linked mention.
+
+    ``probability`` is P(the linked concept is correct), calibrated on held-out mentions (``xenc
+    calibrate``); ``tier`` follows it: ``high`` (at or above the threshold that was 95% precise out of
+    sample), ``review``, or ``low`` (below the NIL threshold: ``concept_id`` is None and ``nil_reason``
+    says why — the concept may be missing from the KB). ``alternatives`` are the top candidates in
+    ranking order, each with its probability of being the gold (a softmax over the list, so they are
+    sorted by it) and its calibrated pair probability. Without ``xenc calibrate`` the probabilities are
+    the uncalibrated softmax shares and no mention is NIL.
+    """
+
     mention: str
     concept_id: str | None
     name: str | None
@@ -57,6 +68,7 @@ class LinkResult:
     types: list[str] = field(default_factory=list)
     alternatives: list[Candidate] = field(default_factory=list)
     type_filter_relaxed: bool = False
+    nil_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +100,7 @@ class Linker:
         batch_size: int = 256,
         precision: str = "auto",
         fusion_weight: float | None = None,
+        confidence: LinkConfidence | None = None,
     ):
         self.model = model
         self.fusion_weight = fusion_weight  # rank by logit + w x retrieval score (see linking.fusion)
@@ -96,6 +109,7 @@ class Linker:
         self.input_format = input_format or InputFormatConfig()
         self.candidate_config = candidates or CandidateConfig(generator="dense")
         self.calibration = calibration
+        self.confidence = confidence  # P(top-1 correct), tiers, NIL (xenc calibrate)
         self.scorer = PairScorer(model, batch_size=batch_size, precision=precision)
         self.generator = CandidateGenerator(self.kb, self.candidate_config, dense_index=index, device=str(model.device))
 
@@ -127,6 +141,7 @@ class Linker:
             input_format=load_input_format(model_dir),
             candidates=candidates,
             calibration=load_model_calibration(model_dir, calibration_file),
+            confidence=load_link_confidence(model_dir),
             batch_size=batch_size,
             precision=precision,
             fusion_weight=fusion["weight"] if fusion else None,
@@ -139,11 +154,11 @@ class Linker:
         return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
     def _tier(self, probability: float, tuis: Sequence[str]) -> str:
-        if self.calibration is not None:
-            return self.calibration.tier(probability, tuple(tuis))
-        if probability >= DEFAULT_TIERS["high"]:
-            return "high"
-        return "medium" if probability >= DEFAULT_TIERS["medium"] else "low"
+        """``high`` / ``review`` / ``low`` from the link confidence; ``review`` for a model never calibrated."""
+        if self.confidence is None:
+            return "review"
+        groups = sorted(self.kb.semantic_network.groups_of(tuple(tuis)))
+        return self.confidence.tier(probability, groups[0] if groups else None)
 
     def _type_ok(self, concept: int, wanted: set[str]) -> bool:
         tuis = self.kb.types_of(concept)
@@ -214,41 +229,59 @@ class Linker:
         results = []
         for i, rows in enumerate(cand_rows):
             logits = logit_lists[i]
-            probs = self._probabilities(logits) if len(logits) else np.zeros(0)
-            ranking = probs
-            if self.fusion_weight is not None and len(logits):
-                ranking = fuse_scores(logits, lists.scores[i, rows], self.fusion_weight)
+            if not len(logits):
+                results.append(
+                    LinkResult(keys[i][0], None, None, 0.0, 0.0, "low", [], [], relaxed[i], "no candidate retrieved")
+                )
+                continue
+            retrieval = lists.scores[i, rows]
+            pair_probs = self._probabilities(logits)
+            ranking = fuse_scores(logits, retrieval, self.fusion_weight) if self.fusion_weight is not None else logits
             order = np.argsort(-ranking, kind="stable")
+            if self.confidence is not None:
+                shares = self.confidence.candidate_probabilities(logits, retrieval)
+                probability = self.confidence.probability(logits, retrieval)
+            else:
+                shares = candidate_softmax(ranking, 1.0)
+                probability = float(shares[order[0]])
             alts = []
             for o in order[:top_k]:
                 c = int(lists.concepts[i, rows[o]])
-                score = lists.scores[i, rows[o]]
+                score = retrieval[o]
                 alts.append(
                     Candidate(
                         kb.concept_ids[c],
                         kb.preferred_names[c],
-                        float(probs[o]),
+                        float(shares[o]),
                         float(logits[o]),
                         list(kb.types_of(c)),
                         None if np.isnan(score) else float(score),
+                        float(pair_probs[o]),
                     )
                 )
-            if not alts:
-                results.append(LinkResult(keys[i][0], None, None, 0.0, 0.0, "low", [], [], relaxed[i]))
-                continue
             top = alts[0]
-            margin = top.probability - (float(probs[order[1]]) if len(order) > 1 else 0.0)
+            margin = float(shares[order[0]] - (shares[order[1]] if len(order) > 1 else 0.0))
+            tier = self._tier(probability, top.types)
+            nil_reason = None
+            concept_id, name = top.concept_id, top.name
+            if self.confidence is not None and self.confidence.is_nil(probability):
+                nil_reason = (
+                    f"P(correct) {probability:.3f} is below the NIL threshold {self.confidence.nil:.3f}: the concept "
+                    "is probably not in the KB (best candidate kept in alternatives)"
+                )
+                concept_id = name = None
             results.append(
                 LinkResult(
                     keys[i][0],
-                    top.concept_id,
-                    top.name,
-                    top.probability,
+                    concept_id,
+                    name,
+                    probability,
                     margin,
-                    self._tier(top.probability, top.types),
-                    top.types,
+                    tier,
+                    top.types if concept_id else [],
                     alts,
                     relaxed[i],
+                    nil_reason,
                 )
             )
         return results

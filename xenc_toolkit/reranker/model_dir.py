@@ -13,6 +13,7 @@ file                        what                                                
 ``xenc_training.json``      the exact training config, package versions, metrics        ``xenc train``
 ``xenc_calibration.json``   probability calibration and per-type thresholds             ``xenc calibrate``
 ``xenc_fusion.json``        the reranker + retrieval score fusion weight                ``xenc calibrate``
+``xenc_confidence.json``    P(top-1 correct) per linked mention, tiers, NIL threshold   ``xenc calibrate``
 ==========================  ==========================================================  =================
 
 Every other module reads and writes them through the functions here.
@@ -32,6 +33,7 @@ CANDIDATES_FILE = "xenc_candidates.json"
 TRAINING_INFO_FILE = "xenc_training.json"
 CALIBRATION_FILE = "xenc_calibration.json"
 FUSION_FILE = "xenc_fusion.json"
+CONFIDENCE_FILE = "xenc_confidence.json"
 
 # the candidate generator settings that must match for a fusion weight to apply
 _FUSION_KEYS = ("generator", "fusion", "rrf_k", "alpha")
@@ -106,6 +108,16 @@ def load_fusion(model_dir: str | Path, generator: dict | None = None) -> dict | 
     ):
         return None
     return info
+
+
+def save_confidence(model_dir: str | Path, data: dict) -> Path:
+    return atomic_write_json(Path(model_dir) / CONFIDENCE_FILE, data)
+
+
+def load_confidence_data(model_dir: str | Path) -> dict | None:
+    """The saved link-confidence fit (``calibration.confidence.LinkConfidence.to_dict()``), if any."""
+    path = Path(model_dir) / CONFIDENCE_FILE
+    return read_json(path) if path.exists() else None
 
 
 # --------------------------------------------------------------------------- the model itself
