@@ -45,7 +45,7 @@ def _render_link(pairs, cfg: C.LinkConfig) -> None:
         records, results = zip(*pairs, strict=True) if pairs else ((), ())
         sys.stdout.write(format_jsonl(records, results))
     else:
-        render.out.print(f"linked {len(pairs):,} mentions -> {cfg.output}")
+        render.out.print(f"linked {len(pairs):,} mentions -> {cfg.output}", markup=False, highlight=False)
 
 
 def _render_stats(result) -> None:
@@ -59,7 +59,9 @@ def _render_stats(result) -> None:
 RENDERERS = {
     "tune-encoder": lambda result, cfg: render.tuning_summary(result),
     "build-kb": lambda result, cfg: render.out.print(
-        f"KB: {result['concepts']:,} concepts, {result['names']:,} names -> {result['output_dir']}"
+        f"KB: {result['concepts']:,} concepts, {result['names']:,} names -> {result['output_dir']}",
+        markup=False,
+        highlight=False,
     ),
     "build-index": lambda result, cfg: render.index_summary(result),
     "mine": lambda result, cfg: render.mining_summary(result),

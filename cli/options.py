@@ -21,6 +21,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 
 from xenc_toolkit.config import registry
 from xenc_toolkit.errors import ConfigError
@@ -167,7 +168,8 @@ def build_signature(specs: list[OptionSpec]) -> inspect.Signature:
             names = [f"--{flag[2:]}/--no-{flag[2:]}" for flag in (*spec.aliases, spec.flag)]
         else:
             names = [*spec.aliases, spec.flag]
-        option = typer.Option(None, *names, help=spec.help, rich_help_panel=spec.panel, show_default=False)
+        # help is shown through rich markup: escape it, so '[a|b|c]' choices and user paths print as written
+        option = typer.Option(None, *names, help=escape(spec.help), rich_help_panel=spec.panel, show_default=False)
         params.append(
             inspect.Parameter(
                 spec.param, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=_typer_type(spec) | None

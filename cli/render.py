@@ -6,18 +6,20 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 out = Console()
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any) -> Text:
+    """A cell as plain text: paths and names from the user's files are never read as rich markup."""
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return Text(f"{value:.4f}")
     if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+        return Text(f"{value:,}")
+    return Text(str(value))
 
 
 def key_values(title: str, rows: list[tuple[str, Any]]) -> None:
@@ -25,7 +27,7 @@ def key_values(title: str, rows: list[tuple[str, Any]]) -> None:
     table.add_column("", style="bold")
     table.add_column("", justify="right")
     for key, value in rows:
-        table.add_row(key, _fmt(value))
+        table.add_row(Text(key), _fmt(value))
     out.print(table)
 
 
@@ -98,7 +100,7 @@ def mining_summary(report: dict) -> None:
         )
     filtered = report.get("false_negatives_filtered") or {}
     if any(filtered.values()):
-        out.print(f"false negatives filtered (synonyms of the gold): {filtered}")
+        out.print(f"false negatives filtered (synonyms of the gold): {filtered}", markup=False, highlight=False)
 
 
 def training_summary(summary: dict) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..config import LinkConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingInputError
+from ..utils.progress import log
 
 
 def link(cfg: LinkConfig) -> list:
@@ -14,6 +15,12 @@ def link(cfg: LinkConfig) -> list:
     if cfg.input is None:
         raise ConfigError("link: field 'input' is required (text, TSV or JSONL of mentions)")
     records = read_link_input(cfg.input, cfg.input_format)
+    if not records:  # an empty input is a valid, empty output (the model is still checked to exist)
+        load_cross_encoder_path_check(cfg.model_dir)
+        log(f"{cfg.input}: no mentions to link; the output is empty", style="yellow")
+        if cfg.output is not None:
+            write_link_output([], [], cfg.output, cfg.output_format)
+        return []
     linker = Linker.from_pretrained(
         cfg.model_dir, cfg.index_dir, n_candidates=cfg.n_candidates, batch_size=cfg.batch_size, precision=cfg.precision
     )
@@ -26,3 +33,11 @@ def link(cfg: LinkConfig) -> list:
     if cfg.output is not None:
         write_link_output(records, results, cfg.output, cfg.output_format)
     return list(zip(records, results, strict=True))
+
+
+def load_cross_encoder_path_check(model_dir) -> None:
+    """The model directory must exist even when there is nothing to link (a typo should not pass silently)."""
+    from pathlib import Path
+
+    if not (Path(model_dir) / "config.json").exists():
+        raise MissingInputError(model_dir, "CrossEncoder model directory (run `xenc train` first)")

@@ -44,6 +44,7 @@ import pyarrow as pa
 from ..errors import InputFormatError, MissingInputError, SkipReport
 from ..utils.io import file_fingerprint
 from ..utils.progress import log
+from ..utils.text_lines import text_lines
 from .model import ConceptRecord, KnowledgeBase
 
 MEDIC_ROOT_ID = "C"
@@ -69,21 +70,8 @@ def id_variants(concept_id: str) -> list[str]:
 
 
 def _lines(path: Path, report: SkipReport, reason: str) -> Iterator[tuple[int, str]]:
-    """(1-based number, text without line end) of each non-blank UTF-8 line."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                bad = raw[max(0, error.start - 10) : error.end + 10]
-                report.handle(
-                    InputFormatError(path, number, f"not valid UTF-8 near {bad!r}", "UTF-8 text"),
-                    f"{reason}: invalid UTF-8",
-                )
-                continue
-            text = text.rstrip("\r\n")
-            if text.strip():
-                yield number, text
+    """(1-based number, text without line end) of each non-blank UTF-8 line (a leading BOM dropped)."""
+    return text_lines(path, report, f"{reason}: invalid UTF-8")
 
 
 def _alias_table(kb: KnowledgeBase, candidates: list[tuple[str, int]]) -> pa.Table:

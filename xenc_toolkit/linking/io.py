@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import InputFormatError, MissingInputError
 from ..utils.io import atomic_write_text
+from ..utils.text_lines import text_lines
 
 
 @dataclass
@@ -57,32 +58,25 @@ def read_link_input(path: str | Path, fmt: str = "auto") -> list[LinkInput]:
         raise MissingInputError(path, "input file")
     fmt = _detect(path, fmt)
     records: list[LinkInput] = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                if fmt == "text":
-                    records.append(LinkInput(str(number), line.strip()))
-                elif fmt == "tsv":
-                    fields = line.split("\t")
-                    if number == 1 and fields[0].strip().lower() == "mention":
-                        continue
-                    if len(fields) > 3 or not fields[0].strip():
-                        raise InputFormatError(
-                            path,
-                            number,
-                            f"{len(fields)} column(s), first {fields[0]!r}",
-                            "mention[<TAB>context[<TAB>types]] with a non-empty mention",
-                        )
-                    context = fields[1] if len(fields) > 1 and fields[1] else None
-                    types = _types(fields[2]) if len(fields) > 2 else None
-                    records.append(LinkInput(str(number), fields[0].strip(), context, types))
-                else:
-                    records.append(_json_record(path, number, line))
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    for number, line in text_lines(path):  # BOM dropped; invalid UTF-8 names the line
+        if fmt == "text":
+            records.append(LinkInput(str(number), line.strip()))
+        elif fmt == "tsv":
+            fields = line.split("\t")
+            if number == 1 and fields[0].strip().lower() == "mention":
+                continue
+            if len(fields) > 3 or not fields[0].strip():
+                raise InputFormatError(
+                    path,
+                    number,
+                    f"{len(fields)} column(s), first {fields[0]!r}",
+                    "mention[<TAB>context[<TAB>types]] with a non-empty mention",
+                )
+            context = fields[1] if len(fields) > 1 and fields[1] else None
+            types = _types(fields[2]) if len(fields) > 2 else None
+            records.append(LinkInput(str(number), fields[0].strip(), context, types))
+        else:
+            records.append(_json_record(path, number, line))
     return records
 
 
@@ -119,7 +113,7 @@ def write_link_output(records, results, path: str | Path, fmt: str = "auto") -> 
         fmt = "tsv" if path.suffix.lower() in (".tsv", ".tab") else "jsonl"
     if fmt == "jsonl":
         return atomic_write_text(path, format_jsonl(records, results))
-    lines = ["id\tmention\tconcept_id\tname\tprobability\tmargin\ttier"]
+    lines = ["id\tmention\tconcept_id\tname\tprobability\tmargin\ttier\tnil_reason"]
     for r, res in zip(records, results, strict=True):
         lines.append(
             "\t".join(
@@ -131,6 +125,7 @@ def write_link_output(records, results, path: str | Path, fmt: str = "auto") -> 
                     f"{res.probability:.4f}",
                     f"{res.margin:.4f}",
                     res.tier,
+                    res.nil_reason or "",
                 ]
             )
         )

@@ -42,13 +42,13 @@ def is_quiet() -> bool:
 def log(message: str, style: str | None = None) -> None:
     """Print a status line to stderr unless quiet."""
     if not _state["quiet"]:
-        console.print(message, style=style, highlight=False)
+        console.print(message, style=style, highlight=False, markup=False)  # user text is never markup
 
 
 def _new_progress() -> Progress:
     return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         TaskProgressColumn(),
         MofNCompleteColumn(),
