@@ -281,7 +281,7 @@ def test_lenient_mode_counts_bad_input(tmp_path, case):
     assert report.counts == {case.reason: 1}
     assert len(result) == case.kept
     assert f"{path}:{case.line}:" in report.examples[case.reason][0]
-    assert report.summary_lines()[0] == "skipped 1 bad line(s) (--lenient):"
+    assert report.summary_lines()[0] == "skipped 1 bad line(s) (lenient: --corpus-lenient / --kb-lenient):"
 
 
 def test_header_problems_count_the_lines_of_the_rejected_document(tmp_path):

@@ -136,7 +136,7 @@ def test_several_bad_lines_are_all_counted(meta):
     report = SkipReport(lenient=True)
     load_umls(meta, report=report)
     assert report.counts == {"MRCONSO.RRF: wrong number of fields": 3, "MRCONSO.RRF: bad SUPPRESS": 1}
-    assert report.summary_lines()[0] == "skipped 4 bad line(s) (--lenient):"
+    assert report.summary_lines()[0] == "skipped 4 bad line(s) (lenient: --corpus-lenient / --kb-lenient):"
 
 
 def test_missing_files_raise_missing_input(tmp_path):

@@ -413,11 +413,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+# a command whose section a pipeline file may leave out: its fields are read from these sections instead
+SECTION_FALLBACKS: dict[str, tuple[str, ...]] = {"stats": ("mine", "build-index")}
+
+
 def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> dict[str, Any]:
     """A pipeline file holds one section per command (``build-index:``, ``mine:``, ...): pick this one.
 
     Sections may share values through YAML anchors. A file whose top-level keys are not
-    command names is a plain config of this one command.
+    command names is a plain config of this one command. A pipeline file without this command's
+    section is an error naming the sections it has, except for commands with fallbacks
+    (``stats`` reads the corpus, index and KB fields of ``mine`` / ``build-index``).
     """
     names = {name: cls for name, cls in COMMAND_CONFIGS.items()}
     names.update({name.replace("-", "_"): cls for name, cls in COMMAND_CONFIGS.items()})
@@ -430,7 +436,15 @@ def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> d
             if not isinstance(section, dict):
                 raise ConfigError(f"{path}: section '{name}' must be a mapping of fields")
             return section
-    return {}
+    command = next(name for name, cls in COMMAND_CONFIGS.items() if cls is model)
+    for fallback in SECTION_FALLBACKS.get(command, ()):
+        section = data.get(fallback) or data.get(fallback.replace("-", "_"))
+        if isinstance(section, dict):
+            return {k: v for k, v in section.items() if k in model.model_fields}
+    raise ConfigError(
+        f"{path}: no '{command}' section (the file has: {', '.join(sorted(str(k) for k in keys))}); add a "
+        f"'{command}:' section, or run without --config and pass the fields as options"
+    )
 
 
 def load_config(

@@ -5,7 +5,7 @@ these into one red line and exit code 2, never a traceback.
 
 Line-level input problems are :class:`InputFormatError`: they always carry the
 file and (1-based) line number and say what was expected. Parsers accept a
-:class:`SkipReport`; when the user asks for leniency (``--lenient``) a line error
+:class:`SkipReport`; when the user asks for leniency (``--corpus-lenient``, ``--kb-lenient``) a line error
 is recorded there (counted by reason, with the first few examples kept) instead of
 being raised, and the report is printed at the end. Nothing is dropped silently.
 """
@@ -54,7 +54,7 @@ class IncompatibleArtifactError(XencError):
 
 @dataclass
 class SkipReport:
-    """Counts lines skipped under ``--lenient``, by reason, keeping a few examples.
+    """Counts lines skipped when lenient (``--corpus-lenient``, ``--kb-lenient``), by reason, keeping a few examples.
 
     A parser given ``lenient=False`` raises instead of recording.
     """
@@ -112,7 +112,11 @@ class SkipReport:
     def summary_lines(self) -> list[str]:
         lines: list[str] = []
         for header, counts, examples in (
-            (f"skipped {self.total} bad line(s) (--lenient):", self.counts, self.examples),
+            (
+                f"skipped {self.total} bad line(s) (lenient: --corpus-lenient / --kb-lenient):",
+                self.counts,
+                self.examples,
+            ),
             (f"not used, by design ({sum(self.notes.values())}):", self.notes, self.note_examples),
         ):
             if not counts:

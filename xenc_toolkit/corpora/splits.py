@@ -167,7 +167,7 @@ def assign_splits(
                 number,
                 f"unknown split PMID {pmid}: listed in split '{split}' but not in the corpus "
                 f"({in_file} of this file's PMIDs are not in the corpus)",
-                "only PMIDs of documents present in the corpus (or use --lenient to count them)",
+                "only PMIDs of documents present in the corpus (or use --corpus-lenient to count them)",
             ),
             "unknown split PMID",
         )
