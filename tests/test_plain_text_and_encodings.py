@@ -88,3 +88,30 @@ def test_link_output_carries_nil_reason_column(tmp_path, tiny_model, tiny_pipeli
     header = out.read_text().splitlines()[0].split("\t")
     assert header[-1] == "nil_reason" and "tier" in header
     json.dumps(header)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".jsonl"])
+def test_link_output_format_follows_the_extension(tmp_path, suffix):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    from xenc_toolkit.linking.io import LinkInput, write_link_output
+    from xenc_toolkit.linking.linker import LinkResult
+
+    records = [LinkInput("1", "aspirin, daily"), LinkInput("2", "heart\tattack")]
+    results = [
+        LinkResult("aspirin, daily", "C0004057", "Aspirin", 0.97, 0.9, "high"),
+        LinkResult("heart\tattack", None, None, 0.05, 0.01, "low", nil_reason="below the NIL threshold"),
+    ]
+    path = write_link_output(records, results, tmp_path / f"out{suffix}")
+    if suffix == ".parquet":
+        rows = pq.read_table(path).to_pylist()
+    elif suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+    else:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="," if suffix == ".csv" else "\t"))
+    assert [r["mention"] for r in rows] == ["aspirin, daily", "heart\tattack"]  # quoted, not split
+    assert rows[0]["concept_id"] == "C0004057" and not rows[1]["concept_id"]
+    assert "NIL" in rows[1]["nil_reason"]

@@ -303,7 +303,9 @@ class LinkConfig(CommonConfig):
     )
     input_format: Literal["auto", "text", "tsv", "jsonl"] = Field("auto", description="input format")
     output: Path | None = Field(None, description="output file (.jsonl or .tsv); default: stdout as JSONL")
-    output_format: Literal["auto", "jsonl", "tsv"] = Field("auto", description="output format")
+    output_format: Literal["auto", "jsonl", "tsv", "csv", "parquet"] = Field(
+        "auto", description="output format ('auto': from the output file's extension, JSONL for any other)"
+    )
     top_k: int = Field(5, ge=1, description="alternatives reported per mention")
     n_candidates: int | None = Field(None, ge=1, description="candidates scored per mention (default: as mined)")
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")

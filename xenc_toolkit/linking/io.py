@@ -107,26 +107,63 @@ def format_jsonl(records, results) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in result_rows(records, results))
 
 
+OUTPUT_FORMATS = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
+TABLE_COLUMNS = ("id", "mention", "concept_id", "name", "probability", "margin", "tier", "nil_reason")
+
+
+def output_format(path: str | Path, fmt: str = "auto") -> str:
+    """The format to write: ``fmt``, or (``auto``) the one the file extension names (JSONL otherwise)."""
+    return OUTPUT_FORMATS.get(Path(path).suffix.lower(), "jsonl") if fmt == "auto" else fmt
+
+
+def table_rows(records, results) -> list[dict[str, Any]]:
+    """One flat row per linked mention (the columns of :data:`TABLE_COLUMNS`); alternatives are in JSONL only."""
+    return [
+        {
+            "id": r.id,
+            "mention": res.mention,
+            "concept_id": res.concept_id or "",
+            "name": res.name or "",
+            "probability": round(float(res.probability), 4),
+            "margin": round(float(res.margin), 4),
+            "tier": res.tier,
+            "nil_reason": res.nil_reason or "",
+        }
+        for r, res in zip(records, results, strict=True)
+    ]
+
+
 def write_link_output(records, results, path: str | Path, fmt: str = "auto") -> Path:
+    """Write linked mentions as JSONL (every field, alternatives included), TSV, CSV or Parquet (flat rows)."""
+    import csv
+    import io
+
     path = Path(path)
-    if fmt == "auto":
-        fmt = "tsv" if path.suffix.lower() in (".tsv", ".tab") else "jsonl"
+    fmt = output_format(path, fmt)
     if fmt == "jsonl":
         return atomic_write_text(path, format_jsonl(records, results))
-    lines = ["id\tmention\tconcept_id\tname\tprobability\tmargin\ttier\tnil_reason"]
-    for r, res in zip(records, results, strict=True):
-        lines.append(
-            "\t".join(
-                [
-                    r.id,
-                    res.mention,
-                    res.concept_id or "",
-                    res.name or "",
-                    f"{res.probability:.4f}",
-                    f"{res.margin:.4f}",
-                    res.tier,
-                    res.nil_reason or "",
-                ]
-            )
-        )
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+    rows = table_rows(records, results)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from ..utils.io import atomic_write_bytes
+
+        table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in TABLE_COLUMNS})
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return atomic_write_bytes(path, buffer.getvalue())
+    text = io.StringIO()
+    writer = csv.DictWriter(
+        text, fieldnames=TABLE_COLUMNS, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write_text(path, text.getvalue())
