@@ -397,6 +397,19 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+# (model field, pooling field): a model given as an option resets the config file's pooling to 'auto'
+MODEL_POOLING_FIELDS = (("encoder.model", "encoder.pooling"), ("base_model", "pooling"))
+
+
+def _get_dotted(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
@@ -460,9 +473,15 @@ def load_config(
     """
     data: dict[str, Any] = read_yaml(config_file) if config_file else {}
     data = _command_section(data, model, config_file)
+    given = {key for key, value in (overrides or {}).items() if value is not None}
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(data, key, value)
+    for model_key, pooling_key in MODEL_POOLING_FIELDS:
+        # a model named on the command line brings its own pooling (its 1_Pooling config, else CLS):
+        # the file's pooling was chosen for the file's model
+        if model_key in given and pooling_key not in given and _get_dotted(data, pooling_key) not in (None, "auto"):
+            _set_dotted(data, pooling_key, "auto")
     source = str(config_file) if config_file else "config"
     try:
         return model.model_validate(data)

@@ -49,6 +49,7 @@ from ..training.losses import LOSSES
 from ..training.progress import RichProgressCallback
 from ..training.schedule import package_versions, resolve_precision, schedule_arguments
 from ..training.trainer import XencCrossEncoderTrainer
+from ..utils.hub import check_model_available
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
 
@@ -87,6 +88,7 @@ def micro_batches(cfg: TrainConfig, batch_size: int, split: bool = False) -> int
 def build_model(cfg: TrainConfig, device: str | None = None):
     from sentence_transformers import CrossEncoder
 
+    check_model_available(cfg.base_model, what="base model")
     try:
         # fp32 master weights whatever the checkpoint's storage dtype (transformers 5 loads "auto": an
         # fp16-stored base would otherwise train in fp16); bf16/fp16 come from autocast (--precision)

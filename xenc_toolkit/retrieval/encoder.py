@@ -40,6 +40,7 @@ import torch
 from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.devices import resolve_device, resolve_devices, resolve_dtype
+from ..utils.hub import check_model_available
 from ..utils.progress import progress_bar
 from ..utils.tokenize_pool import TokenizerPool, padded_ids, token_ids
 from ..utils.tokenizers import private_rust_tokenizer
@@ -125,6 +126,7 @@ class NameEncoder:
         self.model_name = model
         self.revision = revision
         normalize = True
+        check_model_available(model, revision, "encoder")  # seconds, not a minute of Hub retries, when offline
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
             try:

@@ -53,6 +53,7 @@ from ..kb.model import KnowledgeBase
 from ..retrieval.encoder import _is_sentence_transformers_dir, resolve_pooling
 from ..settings import EncoderTuningConfig, dump_settings
 from ..utils.devices import resolve_device
+from ..utils.hub import check_model_available
 from ..utils.io import atomic_directory, atomic_write_json
 from ..utils.progress import log
 from .encoder_pairs import TrainingPairs, build_training_pairs
@@ -193,6 +194,7 @@ def sentence_transformer_for(
                 style="yellow",
             )
     hub = {"revision": revision} if revision else {}
+    check_model_available(model, revision, "base model")
     try:
         transformer = Transformer(
             model,
