@@ -184,6 +184,13 @@ def overrides_from_kwargs(specs: list[OptionSpec], kwargs: dict[str, Any]) -> di
     return out
 
 
+def _print_error(console, message: str) -> None:
+    """``error: <message>`` on one line; the message is plain text (paths with ``[`` ``]`` print verbatim)."""
+    from rich.text import Text
+
+    console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+
+
 def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callable[..., None]:
     """A function whose signature Typer reads as ``--config``, ``--quiet`` and one option per field."""
     from xenc_toolkit.config import load_config
@@ -203,7 +210,12 @@ def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callab
             set_quiet(cfg.quiet)
             run(cfg)
         except XencError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+            _print_error(console, str(exc))
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a user path the system refused (permissions, a directory for a file, disk full)
+            if exc.filename is None:
+                raise
+            _print_error(console, f"{exc.filename}: {exc.strerror or exc}")
             raise typer.Exit(2) from None
 
     command.__signature__ = build_signature(specs)

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-out = Console()
+out = Console(markup=False, emoji=False)  # cells and lines hold user text (paths, split names): printed verbatim
 
 
 def _fmt(value: Any) -> str:
