@@ -138,7 +138,7 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
     """
     from .index import DenseIndex
     from .mining.folds import mine_index_cross_fitted
-    from .mining.pairs import Miner, save_mining
+    from .mining.pairs import Miner, require_pairs, save_mining
     from .mining.synonyms import add_synonym_queries, draw_synonym_queries
 
     index = index or DenseIndex.load(cfg.index_dir)
@@ -158,6 +158,7 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
         result = Miner(index.kb, cfg, dense_index=index).mine(mentions_by_split)
     if queries:
         result = add_synonym_queries(result, index, queries, cfg)
+    require_pairs(result)
     save_mining(result, cfg.output_dir, config=cfg, index_manifest=index.manifest)
     log(f"pairs written to {cfg.output_dir}")
     return result.report
@@ -188,7 +189,11 @@ def link(cfg: LinkConfig) -> list:
 
     if cfg.input is None:
         raise ConfigError("link: field 'input' is required (text, TSV or JSONL of mentions)")
-    records = read_link_input(cfg.input, cfg.input_format)
+    report = _report(cfg.lenient)
+    records = read_link_input(cfg.input, cfg.input_format, report)
+    _print_skips(report)
+    if not records:
+        log(f"{cfg.input}: no mentions to link (the input is empty); the output is empty", style="yellow")
     linker = Linker.from_pretrained(
         cfg.model_dir, cfg.index_dir, n_candidates=cfg.n_candidates, batch_size=cfg.batch_size, precision=cfg.precision
     )

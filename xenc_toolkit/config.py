@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
+from .utils.lines import read_text
 
 DEFAULT_ENCODER = "cambridgeltl/SapBERT-from-PubMedBERT-fulltext"
 DEFAULT_CROSS_ENCODER_BASE = "cambridgeltl/SapBERT-from-PubMedBERT-fulltext"
@@ -474,6 +475,7 @@ class LinkConfig(CommonConfig):
     n_candidates: int | None = Field(None, ge=1, description="candidates scored per mention (default: as mined)")
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
+    lenient: bool = Field(False, description="count and report bad input lines instead of stopping at the first")
 
 
 class StatsConfig(CommonConfig):
@@ -560,12 +562,15 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+        data = yaml.safe_load(read_text(path, what="config file"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    except Exception as exc:  # a value PyYAML parses but cannot build, e.g. the date 2001-02-30 or `!!timestamp x`
+        raise ConfigError(f"{path}: not valid YAML ({type(exc).__name__}: {exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -590,7 +595,11 @@ def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> d
             if not isinstance(section, dict):
                 raise ConfigError(f"{path}: section '{name}' must be a mapping of fields")
             return section
-    return {}
+    command = next(name for name, cls in COMMAND_CONFIGS.items() if cls is model)
+    raise ConfigError(
+        f"{path}: no '{command}:' section for this command (the file has sections: "
+        f"{', '.join(sorted(map(str, keys)))}); add one, or leave this file out"
+    )
 
 
 def load_config(
@@ -612,6 +621,8 @@ def load_config(
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+    except RecursionError:  # a YAML alias that contains itself
+        raise ConfigError(f"{source}: a value refers to itself (a recursive YAML alias)") from None
 
 
 def dump_config(config: BaseModel) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 
 from .. import __version__
 from ..config import EncoderConfig, IndexConfig
-from ..errors import IncompatibleArtifactError, MissingInputError
+from ..errors import IncompatibleArtifactError, MissingInputError, XencError
 from ..kb.model import KnowledgeBase
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
@@ -54,6 +54,10 @@ class DenseIndex:
         seed: int = 42,
     ) -> DenseIndex:
         """Embed every name of ``kb`` and build the searcher; save to ``output_dir`` when given."""
+        if not kb.n_names:
+            raise XencError(
+                f"{kb.metadata.get('path') or 'the KB'}: the KB has no names to index (empty after filters?)"
+            )
         encoder = encoder or NameEncoder(
             encoder_cfg.model,
             pooling=encoder_cfg.pooling,

@@ -59,6 +59,7 @@ import pyarrow.csv as pacsv
 
 from ..errors import ConfigError, InputFormatError, MissingInputError, SkipReport
 from ..utils.io import file_fingerprint
+from ..utils.lines import BOM
 from ..utils.progress import log, progress_bar
 from .model import KnowledgeBase
 from .semantic_types import load_semantic_network
@@ -209,7 +210,8 @@ def read_rrf(
     unknown = [c for c in (*columns, *checks) if c not in layout.columns]
     if unknown:
         raise ValueError(f"{layout.name} has no column(s) {unknown}")
-    segment: _Segment | None = _Segment(first_line=1, offset=0)
+    with open(path, "rb") as head:  # a UTF-8 byte-order mark is not part of the first CUI
+        segment: _Segment | None = _Segment(first_line=1, offset=len(BOM) if head.read(len(BOM)) == BOM else 0)
     with _file_progress(path, f"reading {path.name}") as bar:
         while segment is not None:
             outcome: dict[str, Any] = {}
@@ -599,9 +601,10 @@ def _read_mrconso(path: Path, filters: UmlsFilters, report: SkipReport) -> _Conc
     """Stream MRCONSO, filter its rows and build the deduplicated concept/name arrays."""
     parts: dict[str, list] = {"cui": [], "name": [], "key": []}  # per-block arrays of the kept rows
     dropped: dict[str, int] = {}
-    rows = 0
+    rows = last_line = 0
     for batch, lines in read_rrf(path, MRCONSO, list(_MRCONSO_CHECKS), _MRCONSO_CHECKS, report):
         rows += batch.num_rows
+        last_line = int(lines[-1])
         keep = None
         kept = batch.num_rows
         for label, mask in _row_filters(batch, filters):
@@ -625,10 +628,12 @@ def _read_mrconso(path: Path, filters: UmlsFilters, report: SkipReport) -> _Conc
         parts["name"].append(batch.column("STR"))
     kept_rows = sum(len(part) for part in parts["cui"])
     counts: dict[str, Any] = {"mrconso_rows": rows, "mrconso_rows_kept": kept_rows, "mrconso_rows_dropped": dropped}
+    if not rows:
+        raise InputFormatError(path, 1, "no valid row (the file is empty or every line was skipped)", MRCONSO.expected)
     if not kept_rows:
         raise InputFormatError(
             path,
-            None,
+            last_line,
             f"no names left after the filters ({rows:,} valid rows read, dropped: {dropped})",
             "rows matching kb.languages / sources / exclude_sources / suppress / term_types",
         )
@@ -713,6 +718,28 @@ def _read_mrsty(path: Path, concepts: _Concepts, report: SkipReport) -> tuple[np
         return np.zeros(0, np.int64), np.zeros(0, np.int16), unknown_names
     keys = sorted_unique(np.concatenate(concept_parts).astype(np.int64) * 1000 + np.concatenate(tui_parts))
     return keys // 1000, (keys % 1000).astype(np.int16), unknown_names
+
+
+def check_semantic_types(path: Path, counts: dict[str, Any], n_concepts: int, concept: np.ndarray) -> None:
+    """MRSTY must type the KB's concepts: an empty file, or one typing none of them, is an error;
+    concepts it leaves untyped are counted (``counts["concepts_without_types"]``) and logged."""
+    rows = counts.get("mrsty_rows", 0)
+    if not rows:
+        raise InputFormatError(
+            path, 1, "no valid row (the file is empty): every concept needs its semantic types", MRSTY.expected
+        )
+    typed = len(np.unique(concept))
+    counts["concepts_without_types"] = n_concepts - typed
+    if not typed:
+        raise InputFormatError(
+            path,
+            1,
+            f"none of its {rows:,} rows is for one of the {n_concepts:,} concepts of {MRCONSO.name} "
+            "(files of different releases or subsets?)",
+            f"rows for the CUIs of {MRCONSO.name}",
+        )
+    if typed < n_concepts:
+        log(f"{path}: {n_concepts - typed:,} of {n_concepts:,} concepts have no semantic type", style="yellow")
 
 
 def _types_column(n_concepts: int, concept: np.ndarray, tui: np.ndarray) -> pa.Array:
@@ -860,6 +887,7 @@ def load_umls(
 
     concepts = _read_mrconso(files["MRCONSO"], filters, report)
     concept, tui, unknown_type_names = _read_mrsty(files["MRSTY"], concepts, report)
+    check_semantic_types(files["MRSTY"], concepts.counts, len(concepts.cuis), concept)
     concepts, concept, tui = _semantic_filter(concepts, concept, tui, filters)
     if not len(concepts.cuis):
         raise InputFormatError(

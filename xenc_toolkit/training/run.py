@@ -212,6 +212,13 @@ def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> 
         dev_split = cfg.dev_split
     else:
         raise XencError(f"{cfg.pairs_dir}: no split {cfg.dev_split!r} to evaluate on (mined: {', '.join(pairs)})")
+    for split in ("train", dev_split):
+        if split is not None and not len(pairs[split]):
+            raise XencError(
+                f"{cfg.pairs_dir}: split {split!r} holds no pairs (none of its mentions had its gold concept in the "
+                "KB); mine it again with a KB that covers the corpus"
+                + (" or train with --dev-split none" if split != "train" else "")
+            )
     tokenizer = model.tokenizer
     pad_id = tokenizer.pad_token_id or 0
     info: dict[str, Any] = {"dev_split": dev_split}
