@@ -95,10 +95,12 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
 
     depth = max(max(sizes, default=1), 1)
     gold_in_kb = np.asarray(lists["gold_in_kb"], dtype=bool)
-    reranker_ranks = rerank_ranks(prob_lists, labels)
+    # the reranker alone ranks by raw logit: calibration is monotone, but isotonic calibration maps
+    # ranges of logits to one probability, and ranking by those ties would fall back to retrieval order
+    logit_lists = [list_logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
+    reranker_ranks = rerank_ranks(logit_lists, labels)
     fusion = load_fusion(model_dir, saved_candidate_config(model_dir)) if cfg.fusion == "auto" else None
     if fusion is not None:  # rank by logit + w x retrieval score (w fitted on a held-out split)
-        logit_lists = [list_logits[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
         fused = [fuse(x, r, fusion["weight"]) for x, r in zip(logit_lists, lists["retrieval_scores"], strict=True)]
         ranks = rerank_ranks(fused, labels)
     else:
@@ -113,7 +115,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     reranked["fusion_weight"] = fusion["weight"] if fusion is not None else None
 
     # with fusion, the chosen candidate is the fused top: its probability, and that of the fused runner-up
-    _, top, second = top_two(prob_lists, fused if fusion is not None else None)
+    _, top, second = top_two(prob_lists, fused if fusion is not None else logit_lists)
     threshold = cfg.threshold
     if threshold is None:
         threshold = calibration.thresholds.global_threshold if calibration else 0.5
@@ -174,6 +176,11 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
             "gold_not_in_kb": int((~gold_in_kb).sum()),
             "gold_not_in_candidates": int((ranks < 0).sum()),
             "candidate_depth": depth,
+            # lists whose chosen candidate's probability equals the runner-up's (a calibration plateau):
+            # they are ranked by logit (or fused score), which their probabilities cannot tell apart
+            "tied_top_probabilities": int(
+                sum(1 for t, s, n in zip(top, second, sizes, strict=True) if n > 1 and t == s)
+            ),
         },
         "model": str(model_dir),
         "split": cfg.split,

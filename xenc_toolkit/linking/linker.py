@@ -228,7 +228,7 @@ class Linker:
         for i, rows in enumerate(cand_rows):
             logits = logit_lists[i]
             probs = self._probabilities(logits) if len(logits) else np.zeros(0)
-            ranking = probs
+            ranking = logits  # not the probabilities: isotonic calibration ties ranges of logits
             if self.fusion_weight is not None and len(logits):
                 ranking = fuse(logits, lists.scores[i, rows], self.fusion_weight)
             order = np.argsort(-ranking, kind="stable")
