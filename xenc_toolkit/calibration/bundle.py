@@ -18,6 +18,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputFormatError, MissingInputError
 from ..utils.io import atomic_write_json
+from ..utils.lines import read_text
 from .selection import Calibrator, calibrator_from_dict, score_probabilities, select_calibrator
 from .temperature import check_fit_inputs, sigmoid
 from .thresholds import ThresholdTable, best_threshold, fit_thresholds
@@ -117,8 +118,7 @@ class Calibration:
         if not file.exists():
             raise MissingInputError(file, "calibration file")
         try:
-            with open(file, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = json.loads(read_text(file, what="calibration file"))
         except json.JSONDecodeError as exc:
             raise InputFormatError(file, exc.lineno, f"not valid JSON ({exc.msg})", "an xenc calibration file") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
