@@ -194,6 +194,13 @@ def overrides_from_kwargs(specs: list[OptionSpec], kwargs: dict[str, Any]) -> di
     return out
 
 
+def _print_error(console, message: str) -> None:
+    """``error: <message>`` on one line; the message is plain text (paths with ``[`` ``]`` print verbatim)."""
+    from rich.text import Text
+
+    console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+
+
 def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callable[..., None]:
     """A function whose signature Typer reads as ``--config``, ``--quiet`` and one option per field."""
     from xenc_toolkit.config import load_config
@@ -218,8 +225,12 @@ def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callab
                 if f"field '{spec.dotted}'" in message and kwargs.get(spec.param) is not None:
                     message += f" (option {spec.flag})"
                     break
-            console.print("[bold red]error:[/] ", end="", highlight=False, markup=True)
-            console.print(message, highlight=False, markup=False, soft_wrap=True)
+            _print_error(console, message)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a user path the system refused (permissions, a directory for a file, disk full)
+            if exc.filename is None:
+                raise
+            _print_error(console, f"{exc.filename}: {exc.strerror or exc}")
             raise typer.Exit(2) from None
 
     command.__signature__ = build_signature(specs)

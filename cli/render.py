@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-out = Console()
+out = Console(markup=False, emoji=False)  # cells and lines hold user text (paths, split names): printed verbatim
 
 
 def _fmt(value: Any) -> Text:

@@ -51,7 +51,7 @@ def test_a_pipeline_file_without_the_commands_section_is_an_error(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(TuneEncoderConfig, path)
     message = str(error.value)
-    assert str(path) in message and "'tune-encoder'" in message and "build-index" in message
+    assert str(path) in message and "'tune-encoder:'" in message and "build-index" in message
     plain = tmp_path / "train.yaml"
     plain.write_text("epochs: 2\n")  # a plain (one-command) file is read as it is
     assert load_config(TrainConfig, plain).epochs == 2

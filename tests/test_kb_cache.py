@@ -180,3 +180,127 @@ def test_kbcache_get_put(meta, tmp_path):
     path = cache.put("umls", "abc", kb)
     assert path == tmp_path / "c" / "umls-abc"
     assert cache.get("umls", "abc").checksum == kb.checksum
+
+
+def _edit_keeping_size_and_mtime(path: Path, old: bytes, new: bytes) -> None:
+    """Replace ``old`` by ``new`` (same length) and put the old mtime back: only the content tells."""
+    assert len(old) == len(new)
+    stat = path.stat()
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new, 1))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize(
+    ("rrf", "old", "new", "changed"),
+    [
+        ("MRCONSO.RRF", b"|Heart Attack|", b"|Heart Attacc|", lambda kb: "Heart Attacc" in kb.name_list),
+        (
+            "MRSTY.RRF",
+            b"C0027051|T047|B2.2.1.2.1|",
+            b"C0027051|T191|B2.2.1.2.1|",
+            lambda kb: kb.types_of(kb.resolve("C0027051")) == ("T191",),
+        ),
+        (
+            "MRDEF.RRF",
+            b"The prototypical analgesic",
+            b"The prototypical ANALGESIC",
+            lambda kb: "ANALGESIC" in kb.concepts["definition"][kb.resolve("C0004057")].as_py(),
+        ),
+        (
+            "MRCUI.RRF",
+            b"C0000001|2010AA|SY|||C0004057|Y|",
+            b"C0000001|2010AA|SY|||C0018787|Y|",
+            lambda kb: kb.resolve("C0000001") == kb.resolve("C0018787"),
+        ),
+    ],
+)
+def test_editing_any_input_file_invalidates_the_cache(meta, tmp_path, rrf, old, new, changed):
+    cfg = KBConfig(path=meta, cache_dir=tmp_path / "cache", load_definitions=True, map_retired=True)
+    first = load_kb(cfg)
+    assert not changed(first)
+    _edit_keeping_size_and_mtime(meta / rrf, old, new)
+    edited = load_kb(cfg)
+    assert edited.metadata["cache"]["hit"] is False
+    assert changed(edited)
+    assert load_kb(cfg).metadata["cache"]["hit"] is True
+
+
+def test_editing_a_dictionary_invalidates_the_cache(tmp_path):
+    path = tmp_path / "kb.tsv"
+    shutil.copy(TSV, path)
+    cfg = KBConfig(path=path, cache_dir=tmp_path / "cache")
+    load_kb(cfg)
+    _edit_keeping_size_and_mtime(path, b"Heart attack", b"Heart Attack")
+    edited = load_kb(cfg)
+    assert edited.metadata["cache"]["hit"] is False and "Heart Attack" in edited.name_list
+
+
+def test_a_new_mrcui_file_invalidates_the_cache(meta, tmp_path):
+    mrcui = (meta / "MRCUI.RRF").read_bytes()
+    (meta / "MRCUI.RRF").unlink()
+    cfg = KBConfig(path=meta, cache_dir=tmp_path / "cache")
+    assert load_kb(cfg).resolve("C0000001") is None
+    (meta / "MRCUI.RRF").write_bytes(mrcui)
+    kb = load_kb(cfg)
+    assert kb.metadata["cache"]["hit"] is False and kb.resolve("C0000001") is not None
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"languages": ["ENG", "SPA"]},
+        {"sources": ["MSH"]},
+        {"exclude_sources": ["NCI"]},
+        {"suppress": ["O"]},
+        {"term_types": ["PT", "MH"]},
+        {"semantic_types": ["T047"]},
+        {"semantic_groups": ["DISO"]},
+        {"load_definitions": True},
+        {"map_retired": False},
+        {"lenient": True},
+    ],
+)
+def test_every_kb_setting_is_part_of_the_key(meta, tmp_path, setting):
+    cache = tmp_path / "cache"
+    base = load_kb(KBConfig(path=meta, cache_dir=cache))
+    other = load_kb(KBConfig(path=meta, cache_dir=cache, **setting))
+    assert other.metadata["cache"]["hit"] is False
+    assert other.metadata["cache"]["path"] != base.metadata["cache"]["path"]
+    assert load_kb(KBConfig(path=meta, cache_dir=cache, **setting)).metadata["cache"]["hit"] is True
+
+
+def test_the_semantic_network_is_part_of_the_key(meta, tmp_path, monkeypatch):
+    from xenc_toolkit.kb import cache as cache_module
+    from xenc_toolkit.kb.semantic_types import _resource_path
+
+    files = [meta / "MRCONSO.RRF", meta / "MRSTY.RRF"]
+    key = cache_key("umls", files, {})
+    copy = tmp_path / "resources"
+    copy.mkdir()
+    for name in cache_module.SEMANTIC_NETWORK_FILES:
+        shutil.copy(_resource_path(name), copy / name)
+    monkeypatch.setattr(cache_module, "_resource_path", lambda name: copy / name)
+    with open(copy / "SemGroups.txt", "a", encoding="utf-8") as handle:
+        handle.write("NEWG|New group|T998|A new type\n")
+    assert cache_key("umls", files, {}) != key
+
+
+def test_fingerprint_sees_edits_anywhere_in_a_file_up_to_2_mib(tmp_path):
+    from xenc_toolkit.utils.io import file_fingerprint
+
+    path = tmp_path / "MRSTY.RRF"
+    path.write_bytes(b"C0000001|T047|\n" * 100_000)  # 1.5 MB: past the first MiB
+    before = file_fingerprint(path)
+    tail = len(b"C0000001|T047|\n") * 99_999
+    _edit_keeping_size_and_mtime_at(path, tail, b"C0000001|T191|\n")
+    assert file_fingerprint(path) != before
+
+
+def _edit_keeping_size_and_mtime_at(path: Path, offset: int, new: bytes) -> None:
+    stat = path.stat()
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(new)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))

@@ -35,6 +35,7 @@ from .settings import (  # noqa: F401  (re-exported: the sections of every comma
     TypeNegativesConfig,
 )
 from .settings import dump_settings as dump_config  # noqa: F401
+from .utils.lines import read_text
 
 # --------------------------------------------------------------------------- commands
 LOSS_REGISTRY = "xenc_toolkit.training.losses.registry:LOSSES"
@@ -235,7 +236,7 @@ class EvaluateConfig(CommonConfig):
     fusion: Literal["auto", "off"] = Field(
         "auto",
         description="auto: rank by reranker logit + w x retrieval score when the model dir has a fitted "
-        "xenc_fusion.json (xenc calibrate); off: the reranker alone",
+        "fusion weight (xenc calibrate); off: the reranker alone",
     )
     output_dir: Path = Field(Path("xenc-output/results"), description="where results, report and plots go")
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
@@ -289,7 +290,7 @@ class CalibrateConfig(CommonConfig):
     fit_fusion: bool = Field(
         True,
         description="also fit the weight w of 'reranker logit + w x retrieval score' on the split's lists "
-        "(saved as <model_dir>/xenc_fusion.json; used by evaluate and the Linker)",
+        "(saved in the model directory; used by evaluate and the Linker)",
     )
 
 
@@ -310,6 +311,7 @@ class LinkConfig(CommonConfig):
     n_candidates: int | None = Field(None, ge=1, description="candidates scored per mention (default: as mined)")
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
+    lenient: bool = Field(False, description="count and report bad input lines instead of stopping at the first")
 
 
 class StatsConfig(CommonConfig):
@@ -415,12 +417,15 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+        data = yaml.safe_load(read_text(path, what="config file"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    except Exception as exc:  # a value PyYAML parses but cannot build, e.g. the date 2001-02-30 or `!!timestamp x`
+        raise ConfigError(f"{path}: not valid YAML ({type(exc).__name__}: {exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -457,8 +462,8 @@ def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> d
         if isinstance(section, dict):
             return {k: v for k, v in section.items() if k in model.model_fields}
     raise ConfigError(
-        f"{path}: no '{command}' section (the file has: {', '.join(sorted(str(k) for k in keys))}); add a "
-        f"'{command}:' section, or run without --config and pass the fields as options"
+        f"{path}: no '{command}:' section for this command (the file has sections: "
+        f"{', '.join(sorted(str(k) for k in keys))}); add one, or run without --config and pass the fields as options"
     )
 
 
@@ -487,3 +492,5 @@ def load_config(
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+    except RecursionError:  # a YAML alias that contains itself
+        raise ConfigError(f"{source}: a value refers to itself (a recursive YAML alias)") from None

@@ -5,7 +5,7 @@ Raw CrossEncoder logits become probabilities through one of three calibrators
 by cross-validation over mentions (:func:`select_calibrator`). Decision thresholds are
 fitted per semantic type, per semantic group and globally (:func:`fit_thresholds`).
 :func:`fit_calibration` does all of it and returns a :class:`Calibration` bundle, saved
-next to the model as ``xenc_calibration.json``.
+in the model directory (see :mod:`xenc_toolkit.reranker.model_dir`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The calibration bundle saved next to a model as ``xenc_calibration.json``.
+"""The calibration bundle saved in a model directory (its file name: :mod:`xenc_toolkit.reranker.model_dir`).
 
 It holds the chosen calibrator, the decision thresholds (per type / group / global),
 the high-confidence threshold, the cross-validation report and metadata. The model
@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import InputFormatError, MissingInputError
 from ..reranker.model_dir import calibration_file
 from ..utils.io import atomic_write_json
+from ..utils.lines import read_text
 from .selection import Calibrator, calibrator_from_dict, score_probabilities, select_calibrator
 from .temperature import check_fit_inputs, sigmoid
 from .thresholds import ThresholdTable, best_threshold, fit_thresholds
@@ -117,8 +118,7 @@ class Calibration:
         if not file.exists():
             raise MissingInputError(file, "calibration file")
         try:
-            with open(file, encoding="utf-8") as handle:
-                data = json.load(handle)
+            data = json.loads(read_text(file, what="calibration file"))
         except json.JSONDecodeError as exc:
             raise InputFormatError(file, exc.lineno, f"not valid JSON ({exc.msg})", "an xenc calibration file") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:

@@ -86,7 +86,9 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
 
     depth = max(max(sizes, default=1), 1)
     gold_in_kb = np.asarray(lists["gold_in_kb"], dtype=bool)
-    reranker_ranks = rerank_ranks(prob_lists, labels)
+    # the reranker alone ranks by raw logit: calibration is monotone, but isotonic calibration maps
+    # ranges of logits to one probability, and ranking by those ties would fall back to retrieval order
+    reranker_ranks = rerank_ranks(logit_lists, labels)
     fusion = load_fusion(model_dir, load_candidate_config(model_dir)) if cfg.fusion == "auto" else None
     if fusion is not None:  # rank by logit + w x retrieval score (w fitted on a held-out split)
         fused = [
@@ -105,7 +107,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     reranked["fusion_weight"] = fusion["weight"] if fusion is not None else None
 
     # with fusion, the chosen candidate is the fused top: its probability, and that of the fused runner-up
-    _, top, second = top_two(prob_lists, fused if fusion is not None else None)
+    _, top, second = top_two(prob_lists, fused if fusion is not None else logit_lists)
     threshold = cfg.threshold
     if threshold is None:
         threshold = calibration.thresholds.global_threshold if calibration else 0.5
@@ -171,6 +173,11 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
             "gold_not_in_kb": int((~gold_in_kb).sum()),
             "gold_not_in_candidates": int((ranks < 0).sum()),
             "candidate_depth": depth,
+            # lists whose chosen candidate's probability equals the runner-up's (a calibration plateau):
+            # they are ranked by logit (or fused score), which their probabilities cannot tell apart
+            "tied_top_probabilities": int(
+                sum(1 for t, s, n in zip(top, second, sizes, strict=True) if n > 1 and t == s)
+            ),
         },
         "model": str(model_dir),
         "split": cfg.split,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..config import LinkConfig
-from ..errors import ConfigError, MissingInputError
+from ..errors import ConfigError, MissingInputError, SkipReport
 from ..utils.progress import log
+from .inputs import print_skips
 
 
 def link(cfg: LinkConfig) -> list:
@@ -14,7 +15,9 @@ def link(cfg: LinkConfig) -> list:
 
     if cfg.input is None:
         raise ConfigError("link: field 'input' is required (text, TSV or JSONL of mentions)")
-    records = read_link_input(cfg.input, cfg.input_format)
+    report = SkipReport(lenient=cfg.lenient)
+    records = read_link_input(cfg.input, cfg.input_format, report)
+    print_skips(report)
     if not records:  # an empty input is a valid, empty output (the model is still checked to exist)
         load_cross_encoder_path_check(cfg.model_dir)
         log(f"{cfg.input}: no mentions to link; the output is empty", style="yellow")

@@ -19,7 +19,7 @@ from ..corpora.mention import Mention
 from ..errors import XencError
 from ..kb.model import KnowledgeBase
 from ..mining.folds import NO_MENTION_COUNTS, document_folds, kb_without_mentions, mine_cross_fitted
-from ..mining.pairs import Miner, MiningResult, save_mining
+from ..mining.pairs import Miner, MiningResult, require_pairs, save_mining
 from ..mining.synonyms import merge_training_results, mine_synonym_queries, synonym_queries
 from ..retrieval import DenseIndex
 from ..utils.progress import log
@@ -45,6 +45,7 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
         result = Miner(index.kb, cfg, dense_index=index).mine(mentions_by_split)
     if queries:
         result = add_synonym_queries(result, index, queries, cfg)
+    require_pairs(result)  # zero pairs: a clear error here, not an IndexError in xenc train
     save_mining(result, cfg.output_dir, config=dump_config(cfg), index_manifest=index.manifest)
     log(f"pairs written to {cfg.output_dir}")
     return result.report

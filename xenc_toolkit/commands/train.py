@@ -9,9 +9,9 @@ Output directory::
     final/               plain CrossEncoder directory: the weights at the end of training
     training_summary.json
 
-``best/`` and ``final/`` also hold ``xenc_input_format.json`` (how to write query and
-candidate texts), ``xenc_training.json`` (the exact config, package versions,
-metrics) and the sentence-transformers model card (README.md). They load with
+``best/`` and ``final/`` also hold xenc's sidecar files (:mod:`~xenc_toolkit.reranker.model_dir`:
+how to write query and candidate texts, the candidate generator, the exact config, package
+versions and metrics) and the sentence-transformers model card (README.md). They load with
 ``sentence_transformers.CrossEncoder(path)`` and nothing from this package.
 
 Multi-GPU: the same command runs under ``torchrun --nproc_per_node N`` or ``accelerate launch``
@@ -120,6 +120,13 @@ def prepare_datasets(cfg: TrainConfig, model, batch_size: int | None = None) -> 
         dev_split = cfg.dev_split
     else:
         raise XencError(f"{cfg.pairs_dir}: no split {cfg.dev_split!r} to evaluate on (mined: {', '.join(pairs)})")
+    for split in ("train", dev_split):
+        if split is not None and not len(pairs[split]):
+            raise XencError(
+                f"{cfg.pairs_dir}: split {split!r} holds no pairs (none of its mentions had its gold concept in the "
+                "KB); mine it again with a KB that covers the corpus"
+                + (" or train with --dev-split none" if split != "train" else "")
+            )
     tokenizer = model.tokenizer
     pad_id = tokenizer.pad_token_id or 0
     info: dict[str, Any] = {"dev_split": dev_split}

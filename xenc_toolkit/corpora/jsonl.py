@@ -115,6 +115,15 @@ def mention_from_json(data: Any, path: str | Path, line: Line) -> Mention:
     )
 
 
+def _encodable(data: Any) -> bool:
+    """Whether decoded JSON holds only valid Unicode (``\\ud800`` escapes decode to lone surrogates)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def iter_jsonl(
     path: str | Path,
     *,
@@ -148,6 +157,12 @@ def iter_jsonl(
             data = json.loads(line.text)
         except json.JSONDecodeError as exc:
             report.handle(_fail(path, line, f"invalid JSON: {exc.msg} at column {exc.colno}"), "invalid JSON")
+            continue
+        except RecursionError:
+            report.handle(_fail(path, line, "invalid JSON: nested too deeply"), "invalid JSON")
+            continue
+        if "\\u" in line.text and not _encodable(data):
+            report.handle(_fail(path, line, "invalid JSON: a \\u escape of a lone surrogate"), "invalid JSON")
             continue
         try:
             mention = mention_from_json(data, path, line)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, InputFormatError, MissingInputError, SkipReport
 from ..settings import CorpusConfig
+from ..utils.lines import read_text
 from ..utils.progress import log
 from .abbreviations import expand_abbreviations
 from .bio import read_bio
@@ -67,9 +68,13 @@ def detect_format(path: str | Path, max_bytes: int = 1 << 16) -> str:
     raise InputFormatError(path, 1, "the corpus file is empty", FORMAT_EXPECTED)
 
 
-def _line_of_key(text: str, key: str) -> int | None:
-    position = text.find(json.dumps(key))
-    return text.count("\n", 0, position) + 1 if position >= 0 else None
+def _line_of_key(text: str, key: str) -> int:
+    """The line of ``key`` in a JSON text (1 when it is not found as written)."""
+    for spelling in (json.dumps(key, ensure_ascii=False), json.dumps(key)):
+        position = text.find(spelling)
+        if position >= 0:
+            return text.count("\n", 0, position) + 1
+    return 1
 
 
 def load_types_file(path: str | Path) -> dict[str, tuple[str, ...]]:
@@ -81,21 +86,21 @@ def load_types_file(path: str | Path) -> dict[str, tuple[str, ...]]:
         MissingInputError: the file does not exist.
         InputFormatError: invalid JSON, not an object, or a value that is not a list of strings.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(path, "types file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFormatError(path, None, f"not valid UTF-8 (byte {exc.start})", TYPES_EXPECTED) from None
+    text = read_text(path, what="types file")
+    if not text.strip():
+        raise InputFormatError(path, 1, "the types file is empty", TYPES_EXPECTED)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFormatError(
             path, exc.lineno, f"invalid JSON: {exc.msg} at column {exc.colno}", TYPES_EXPECTED
         ) from None
+    except RecursionError:
+        raise InputFormatError(path, 1, "JSON nested too deeply", TYPES_EXPECTED) from None
     if not isinstance(data, dict):
         raise InputFormatError(path, 1, f"a JSON {type(data).__name__} instead of an object", TYPES_EXPECTED)
+    if not data:
+        raise InputFormatError(path, 1, "the types file maps no concept id", TYPES_EXPECTED)
     types: dict[str, tuple[str, ...]] = {}
     for key, value in data.items():
         if isinstance(value, str):
@@ -215,6 +220,11 @@ def load_corpus(cfg: CorpusConfig, report: SkipReport | None = None) -> list[Men
     if types_map is not None:
         filled, untyped = apply_types(mentions, types_map)
         if untyped:
-            log(f"{untyped:,} mention(s) have no semantic type (gold ids absent from {cfg.types_file})", style="yellow")
+            log(
+                f"{cfg.types_file}: {untyped:,} mention(s) still have no semantic type: their gold ids are not in "
+                f"the file ({len(types_map):,} ids; it gave types to {filled:,} of the {filled + untyped:,} "
+                "mentions lacking them)",
+                style="yellow",
+            )
     log(f"read {len(mentions):,} mentions in {where} from {path} ({fmt})")
     return mentions

@@ -7,14 +7,14 @@ reading with 1-based line numbers, counting deliberate skips in a
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from ..errors import InputFormatError, MissingInputError, SkipReport
-from ..utils.progress import progress_bar
+from ..errors import SkipReport
+from ..utils.lines import Line
+from ..utils.lines import iter_lines as _iter_lines
 
 
 @dataclass
@@ -160,67 +160,9 @@ class Document:
 
 
 # --------------------------------------------------------------------------- shared reading helpers
-class Line(NamedTuple):
-    """One decoded input line: 1-based ``number``, ``text`` without its line ending, and whether
-    it is the last line of a file that does not end with a newline (a hint of truncation)."""
-
-    number: int
-    text: str
-    unterminated: bool = False
-
-
 def iter_lines(path: str | Path, report: SkipReport | None = None) -> Iterator[Line]:
-    """Yield the lines of a UTF-8 text file (LF or CRLF endings; a leading BOM is dropped).
-
-    Lines are split on ``\\n`` only (never on Unicode line separators that may occur inside
-    PubTator text). A line that is not valid UTF-8 raises :class:`InputFormatError` naming the
-    line and column, or, with a lenient ``report``, is counted and skipped.
-
-    Raises:
-        MissingInputError: ``path`` does not exist or is a directory.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInputError(path, "corpus file" if not path.exists() else "file (found a directory)")
-    report = report or SkipReport()
-    size = path.stat().st_size
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(progress_bar(f"reading {path.name}", size)) if size >= PROGRESS_MIN_BYTES else None
-        handle = stack.enter_context(path.open("rb"))
-        done = 0
-        for number, raw in enumerate(handle, start=1):
-            if bar is not None:
-                done += len(raw)
-                if number % 8192 == 0:
-                    bar.advance(done)
-                    done = 0
-            unterminated = not raw.endswith(b"\n")
-            raw = raw[:-1] if not unterminated else raw
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad = " ".join(f"0x{byte:02x}" for byte in raw[exc.start : exc.end])
-                before = raw[max(0, exc.start - 20) : exc.start].decode("utf-8", errors="replace")
-                report.handle(
-                    InputFormatError(
-                        path,
-                        number,
-                        f"not valid UTF-8: byte(s) {bad} at byte {exc.start + 1} of the line, after {before!r}",
-                        "UTF-8 text (re-encode the file, e.g. iconv -f latin1 -t utf-8)",
-                    ),
-                    "not valid UTF-8",
-                )
-                continue
-            yield Line(number, text, unterminated)
-        if bar is not None:
-            bar.advance(done)
-
-
-PROGRESS_MIN_BYTES = 16 << 20  # files this large show a progress bar while read
+    """The lines of a corpus file: :func:`xenc_toolkit.utils.lines.iter_lines` (strict UTF-8, BOM dropped)."""
+    return _iter_lines(path, report, what="corpus file")
 
 
 def truncation_hint(line: Line) -> str:

@@ -65,11 +65,13 @@ def read_pmid_list(path: str | Path, report: SkipReport | None = None) -> dict[s
     Raises:
         MissingInputError: the file does not exist.
         InputFormatError: a line holds more than one field (or a ``|``), or an id is listed twice
-            (counted and skipped when ``report.lenient``).
+            (counted and skipped when ``report.lenient``); the file lists no id at all.
     """
     report = report if report is not None else SkipReport()
     ids: dict[str, int] = {}
+    last = 0
     for line in iter_lines(path, report):
+        last = line.number
         value = line.text.strip()
         if not value:
             continue
@@ -90,6 +92,9 @@ def read_pmid_list(path: str | Path, report: SkipReport | None = None) -> dict[s
             )
             continue
         ids[value] = line.number
+    if not ids:
+        what = "the split file is empty" if not last else f"no document id in the split file's {last:,} line(s)"
+        raise InputFormatError(path, max(last, 1), what, ID_EXPECTED)
     return ids
 
 

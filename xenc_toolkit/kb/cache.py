@@ -2,10 +2,10 @@
 
 A KB parsed from UMLS RRF files or a dictionary is saved in the KB's own Parquet
 format (:meth:`KnowledgeBase.save`, written atomically) under a key computed from
-the fingerprints of the input files (:func:`~xenc_toolkit.utils.io.file_fingerprint`:
-name, size, mtime, first/last MiB) and every setting that changes the result, so
-editing an input or a filter makes a new entry and the second identical load only
-reads Parquet.
+the fingerprints of every input file (:func:`~xenc_toolkit.utils.io.file_fingerprint`:
+name, size, mtime in ns, the whole content up to 2 MiB, else the first 2 and last 1 MiB), of
+the bundled semantic network, and every setting that changes the result, so editing an input
+or a filter makes a new entry and the second identical load only reads Parquet.
 
 Location: ``kb.cache_dir`` when configured, else ``$XENC_CACHE_DIR``, else
 ``~/.cache/xenc-toolkit/kb``.
@@ -24,10 +24,13 @@ from ..errors import SkipReport, XencError
 from ..utils.io import file_fingerprint, stable_hash
 from ..utils.progress import log
 from .model import KB_FORMAT_VERSION, KnowledgeBase
+from .semantic_types import _resource_path
 
 CACHE_ENV = "XENC_CACHE_DIR"
-CACHE_VERSION = 1
-"""Bump when a loader's output changes for the same input and settings."""
+CACHE_VERSION = 2
+"""Bump when a loader's output changes for the same input and settings (2: byte-order marks dropped)."""
+SEMANTIC_NETWORK_FILES = ("SemGroups.txt", "semantic_type_tree.tsv")
+"""The bundled semantic network the type and group filters read (part of every key)."""
 
 
 def default_cache_dir() -> Path:
@@ -37,10 +40,16 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(kind: str, files: Iterable[str | Path], settings: Mapping[str, Any]) -> str:
-    """Key of a KB built by loader ``kind`` from ``files`` with ``settings``."""
+    """Key of a KB built by loader ``kind`` from ``files`` with ``settings``.
+
+    ``files`` must be every file the load reads (MRCONSO, MRSTY, MRDEF when definitions are
+    loaded, MRCUI when retired CUIs are mapped; the dictionary file) and ``settings`` every option
+    that changes the result; the bundled semantic network is added here.
+    """
     fingerprints = [(Path(f).name, file_fingerprint(f)) for f in files]
+    network = [(name, file_fingerprint(_resource_path(name))) for name in SEMANTIC_NETWORK_FILES]
     return stable_hash(
-        [CACHE_VERSION, KB_FORMAT_VERSION, __version__, kind, fingerprints, dict(sorted(settings.items()))]
+        [CACHE_VERSION, KB_FORMAT_VERSION, __version__, kind, fingerprints, network, dict(sorted(settings.items()))]
     )
 
 

@@ -43,8 +43,8 @@ import pyarrow as pa
 
 from ..errors import InputFormatError, MissingInputError, SkipReport
 from ..utils.io import file_fingerprint
+from ..utils.lines import iter_lines
 from ..utils.progress import log
-from ..utils.text_lines import text_lines
 from .model import ConceptRecord, KnowledgeBase
 
 MEDIC_ROOT_ID = "C"
@@ -70,8 +70,25 @@ def id_variants(concept_id: str) -> list[str]:
 
 
 def _lines(path: Path, report: SkipReport, reason: str) -> Iterator[tuple[int, str]]:
-    """(1-based number, text without line end) of each non-blank UTF-8 line (a leading BOM dropped)."""
-    return text_lines(path, report, f"{reason}: invalid UTF-8")
+    """(1-based number, text without line end) of each non-blank line (strict UTF-8, BOM dropped)."""
+    for line in iter_lines(path, report, what="dictionary file", reason=f"{reason}: invalid UTF-8"):
+        if line.text.strip():
+            yield line.number, line.text
+
+
+def _line_count(path: Path) -> int:
+    """Lines in a file (a last line without a newline counts)."""
+    data = path.read_bytes()
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def _no_concepts(path: Path, skipped: int, expected: str, note: str = "") -> InputFormatError:
+    """The error for a dictionary that yields no concept (empty, blank or only bad or dropped lines)."""
+    last_line = _line_count(path)
+    if not last_line:
+        return InputFormatError(path, 1, "the dictionary file is empty", expected)
+    detail = "".join(f", {part}" for part in (f"{skipped:,} bad line(s) skipped" if skipped else "", note) if part)
+    return InputFormatError(path, last_line, f"no concepts found in {last_line:,} line(s){detail}", expected)
 
 
 def _alias_table(kb: KnowledgeBase, candidates: list[tuple[str, int]]) -> pa.Table:
@@ -103,6 +120,7 @@ def load_medic(path: str | Path, report: SkipReport | None = None, *, keep_root:
     records: list[ConceptRecord] = []
     alt_ids: list[list[str]] = []
     skipped_root = 0
+    bad_before = report.total
     for number, text in _lines(path, report, path.name):
         head, sep, rest = text.partition("||")
         ids = [i.strip() for i in head.split("|")]
@@ -123,7 +141,8 @@ def load_medic(path: str | Path, report: SkipReport | None = None, *, keep_root:
         records.append(ConceptRecord(concept_id=ids[0], names=names, preferred_name=names[0]))
         alt_ids.append(ids[1:])
     if not records:
-        raise InputFormatError(path, None, "no concepts found", _MEDIC_EXPECTED)
+        root = "the root line dropped (keep_root=False)" if skipped_root else ""
+        raise _no_concepts(path, report.total - bad_before, _MEDIC_EXPECTED, root)
     kb = KnowledgeBase.from_records(records)
     position = kb.id_to_index  # concept ids only at this point (no aliases yet)
     candidates: list[tuple[str, int]] = []
@@ -161,6 +180,7 @@ def load_tsv(path: str | Path, report: SkipReport | None = None) -> KnowledgeBas
     records: list[ConceptRecord] = []
     first = True
     header = False
+    bad_before = report.total
     for number, text in _lines(path, report, path.name):
         fields = text.split("\t")
         if first:
@@ -181,7 +201,7 @@ def load_tsv(path: str | Path, report: SkipReport | None = None) -> KnowledgeBas
         types = [t.strip() for t in fields[2].split(",") if t.strip()] if len(fields) == 3 else []
         records.append(ConceptRecord(concept_id=fields[0].strip(), names=[fields[1].strip()], types=types))
     if not records:
-        raise InputFormatError(path, None, "no concepts found", _TSV_EXPECTED)
+        raise _no_concepts(path, report.total - bad_before, _TSV_EXPECTED)
     kb = KnowledgeBase.from_records(records)
     kb.metadata.update(
         {

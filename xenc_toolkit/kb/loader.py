@@ -67,6 +67,14 @@ def _filter_types(kb: KnowledgeBase, cfg: KBConfig) -> KnowledgeBase:
             f"but this {kb.metadata.get('source')} KB has no types"
         )
     filtered = kb.filter_types(cfg.semantic_types, cfg.semantic_groups)
+    if not filtered.n_concepts:
+        present = sorted({t for types in kb.concept_types for t in types})
+        shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
+        raise ConfigError(
+            f"{kb.metadata.get('path')}: no concept left after the semantic filter (kb.semantic_types "
+            f"{list(cfg.semantic_types)}, kb.semantic_groups {list(cfg.semantic_groups)}); "
+            f"its {kb.n_concepts:,} concepts have the types {shown}"
+        )
     log(f"semantic filter kept {filtered.n_concepts:,} of {kb.n_concepts:,} concepts")
     filtered.metadata["counts"] = {
         **kb.metadata.get("counts", {}),

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import InputFormatError, SkipReport
+from ..utils.lines import BOM
 from ..utils.progress import log, progress_bar
 
 # --------------------------------------------------------------------------- layouts
@@ -187,7 +188,8 @@ def read_rrf(
     unknown = [c for c in (*columns, *checks) if c not in layout.columns]
     if unknown:
         raise ValueError(f"{layout.name} has no column(s) {unknown}")
-    segment: _Segment | None = _Segment(first_line=1, offset=0)
+    with open(path, "rb") as head:  # a UTF-8 byte-order mark is not part of the first CUI
+        segment: _Segment | None = _Segment(first_line=1, offset=len(BOM) if head.read(len(BOM)) == BOM else 0)
     with _file_progress(path, f"reading {path.name}") as bar:
         while segment is not None:
             outcome: dict[str, Any] = {}

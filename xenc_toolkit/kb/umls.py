@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError, InputFormatError, MissingInputError, SkipReport
+from ..errors import InputFormatError, MissingInputError, SkipReport
 from ..utils.io import file_fingerprint
 from ..utils.progress import log
 from .model import KnowledgeBase
@@ -58,44 +58,7 @@ from .rrf import (
     sorted_unique,
 )
 from .semantic_types import load_semantic_network
-
-# --------------------------------------------------------------------------- filters
-
-
-@dataclass(frozen=True)
-class UmlsFilters:
-    """The row and concept filters of :func:`load_umls` (empty tuple = keep all)."""
-
-    languages: tuple[str, ...] = ("ENG",)
-    sources: tuple[str, ...] = ()
-    exclude_sources: tuple[str, ...] = ()
-    suppress: tuple[str, ...] = ("O", "E", "Y")
-    term_types: tuple[str, ...] = ()
-    semantic_types: tuple[str, ...] = ()
-    semantic_groups: tuple[str, ...] = ()
-
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` for filter values that can never match."""
-        bad_suppress = [value for value in self.suppress if value not in "NOEY" or len(value) != 1]
-        if bad_suppress:
-            raise ConfigError(f"kb.suppress: {bad_suppress} are not SUPPRESS values (N, O, E, Y)")
-        bad_tuis = [tui for tui in self.semantic_types if not TUI_CHECK.ok(tui)]
-        if bad_tuis:
-            raise ConfigError(f"kb.semantic_types: {bad_tuis} are not TUIs (T and 3 digits, e.g. T047)")
-        known = load_semantic_network().group_names
-        bad_groups = [group for group in self.semantic_groups if group not in known]
-        if bad_groups:
-            raise ConfigError(f"kb.semantic_groups: unknown group(s) {bad_groups} (known: {', '.join(sorted(known))})")
-
-    def allowed_tuis(self) -> set[str]:
-        """TUIs kept by the semantic type/group filters (empty = no filter)."""
-        network = load_semantic_network()
-        groups = set(self.semantic_groups)
-        return set(self.semantic_types) | {tui for tui, group in network.type_groups.items() if group in groups}
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
-
+from .umls_filters import UmlsFilters
 
 # --------------------------------------------------------------------------- MRCONSO
 
@@ -161,9 +124,10 @@ def _read_mrconso(path: Path, filters: UmlsFilters, report: SkipReport) -> _Conc
     """Stream MRCONSO, filter its rows and build the deduplicated concept/name arrays."""
     parts: dict[str, list] = {"cui": [], "name": [], "key": []}  # per-block arrays of the kept rows
     dropped: dict[str, int] = {}
-    rows = 0
+    rows = last_line = 0
     for batch, lines in read_rrf(path, MRCONSO, list(_MRCONSO_CHECKS), _MRCONSO_CHECKS, report):
         rows += batch.num_rows
+        last_line = int(lines[-1])
         keep = None
         kept = batch.num_rows
         for label, mask in _row_filters(batch, filters):
@@ -187,10 +151,12 @@ def _read_mrconso(path: Path, filters: UmlsFilters, report: SkipReport) -> _Conc
         parts["name"].append(batch.column("STR"))
     kept_rows = sum(len(part) for part in parts["cui"])
     counts: dict[str, Any] = {"mrconso_rows": rows, "mrconso_rows_kept": kept_rows, "mrconso_rows_dropped": dropped}
+    if not rows:
+        raise InputFormatError(path, 1, "no valid row (the file is empty or every line was skipped)", MRCONSO.expected)
     if not kept_rows:
         raise InputFormatError(
             path,
-            None,
+            last_line,
             f"no names left after the filters ({rows:,} valid rows read, dropped: {dropped})",
             "rows matching kb.languages / sources / exclude_sources / suppress / term_types",
         )
@@ -275,6 +241,28 @@ def _read_mrsty(path: Path, concepts: _Concepts, report: SkipReport) -> tuple[np
         return np.zeros(0, np.int64), np.zeros(0, np.int16), unknown_names
     keys = sorted_unique(np.concatenate(concept_parts).astype(np.int64) * 1000 + np.concatenate(tui_parts))
     return keys // 1000, (keys % 1000).astype(np.int16), unknown_names
+
+
+def check_semantic_types(path: Path, counts: dict[str, Any], n_concepts: int, concept: np.ndarray) -> None:
+    """MRSTY must type the KB's concepts: an empty file, or one typing none of them, is an error;
+    concepts it leaves untyped are counted (``counts["concepts_without_types"]``) and logged."""
+    rows = counts.get("mrsty_rows", 0)
+    if not rows:
+        raise InputFormatError(
+            path, 1, "no valid row (the file is empty): every concept needs its semantic types", MRSTY.expected
+        )
+    typed = len(np.unique(concept))
+    counts["concepts_without_types"] = n_concepts - typed
+    if not typed:
+        raise InputFormatError(
+            path,
+            1,
+            f"none of its {rows:,} rows is for one of the {n_concepts:,} concepts of {MRCONSO.name} "
+            "(files of different releases or subsets?)",
+            f"rows for the CUIs of {MRCONSO.name}",
+        )
+    if typed < n_concepts:
+        log(f"{path}: {n_concepts - typed:,} of {n_concepts:,} concepts have no semantic type", style="yellow")
 
 
 def _types_column(n_concepts: int, concept: np.ndarray, tui: np.ndarray) -> pa.Array:
@@ -422,6 +410,7 @@ def load_umls(
 
     concepts = _read_mrconso(files["MRCONSO"], filters, report)
     concept, tui, unknown_type_names = _read_mrsty(files["MRSTY"], concepts, report)
+    check_semantic_types(files["MRSTY"], concepts.counts, len(concepts.cuis), concept)
     concepts, concept, tui = _semantic_filter(concepts, concept, tui, filters)
     if not len(concepts.cuis):
         raise InputFormatError(

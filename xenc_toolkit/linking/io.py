@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFormatError, MissingInputError
+from ..errors import InputFormatError, SkipReport
 from ..utils.io import atomic_write_text
-from ..utils.text_lines import text_lines
+from ..utils.lines import check_file, iter_lines
 
 
 @dataclass
@@ -40,7 +40,7 @@ def _detect(path: Path, fmt: str) -> str:
         return "jsonl"
     if suffix in (".tsv", ".tab"):
         return "tsv"
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         first = next((line for line in handle if line.strip()), "")
     if first.lstrip().startswith("{"):
         return "jsonl"
@@ -52,13 +52,25 @@ def _types(value: str) -> tuple[str, ...] | None:
     return parts or None
 
 
-def read_link_input(path: str | Path, fmt: str = "auto") -> list[LinkInput]:
-    path = Path(path)
-    if not path.exists():
-        raise MissingInputError(path, "input file")
+_TSV_EXPECTED = "mention[<TAB>context[<TAB>types]] with a non-empty mention"
+
+
+def read_link_input(path: str | Path, fmt: str = "auto", report: SkipReport | None = None) -> list[LinkInput]:
+    """The mentions of an ``xenc link`` input file (see the module docs); an empty file gives none.
+
+    Raises:
+        MissingInputError: the file does not exist.
+        InputFormatError: a line is not UTF-8 or not in the format (file, line, what was expected);
+            with a lenient ``report`` such lines are counted and skipped instead.
+    """
+    path = check_file(path, "input file")
+    report = report if report is not None else SkipReport()
     fmt = _detect(path, fmt)
     records: list[LinkInput] = []
-    for number, line in text_lines(path):  # BOM dropped; invalid UTF-8 names the line
+    for item in iter_lines(path, report, what="input file", reason="link input: not valid UTF-8"):
+        number, line = item.number, item.text
+        if not line.strip():
+            continue
         if fmt == "text":
             records.append(LinkInput(str(number), line.strip()))
         elif fmt == "tsv":
@@ -66,27 +78,35 @@ def read_link_input(path: str | Path, fmt: str = "auto") -> list[LinkInput]:
             if number == 1 and fields[0].strip().lower() == "mention":
                 continue
             if len(fields) > 3 or not fields[0].strip():
-                raise InputFormatError(
-                    path,
-                    number,
-                    f"{len(fields)} column(s), first {fields[0]!r}",
-                    "mention[<TAB>context[<TAB>types]] with a non-empty mention",
-                )
+                error = InputFormatError(path, number, f"{len(fields)} column(s), first {fields[0]!r}", _TSV_EXPECTED)
+                report.handle(error, "link input: bad TSV line")
+                continue
             context = fields[1] if len(fields) > 1 and fields[1] else None
             types = _types(fields[2]) if len(fields) > 2 else None
             records.append(LinkInput(str(number), fields[0].strip(), context, types))
         else:
-            records.append(_json_record(path, number, line))
+            try:
+                records.append(_json_record(path, number, line))
+            except InputFormatError as error:
+                report.handle(error, "link input: bad JSON line")
     return records
+
+
+_JSON_EXPECTED = '{"mention": "...", "context": "..." | "left_context"/"right_context": "...", "types": [...]}'
 
 
 def _json_record(path: Path, number: int, line: str) -> LinkInput:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise InputFormatError(path, number, f"invalid JSON ({exc.msg})", "one JSON object per line") from exc
+        raise InputFormatError(path, number, f"invalid JSON ({exc.msg})", "one JSON object per line") from None
+    except RecursionError:
+        raise InputFormatError(path, number, "JSON nested too deeply", "one JSON object per line") from None
     if not isinstance(data, dict) or not isinstance(data.get("mention"), str) or not data["mention"].strip():
-        raise InputFormatError(path, number, "no non-empty 'mention' string", '{"mention": "...", ...}')
+        raise InputFormatError(path, number, "no non-empty 'mention' string", _JSON_EXPECTED)
+    for key in ("context", "left_context", "right_context"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise InputFormatError(path, number, f"'{key}' is a JSON {type(data[key]).__name__}", _JSON_EXPECTED)
     if "left_context" in data or "right_context" in data:
         context = (str(data.get("left_context") or ""), str(data.get("right_context") or ""))
     else:
@@ -94,8 +114,14 @@ def _json_record(path: Path, number: int, line: str) -> LinkInput:
     types = data.get("types")
     if isinstance(types, str):
         types = _types(types)
+    elif isinstance(types, list) and all(isinstance(t, str) for t in types):
+        types = tuple(t for t in types if t.strip()) or None
     elif types is not None:
-        types = tuple(str(t) for t in types) or None
+        raise InputFormatError(path, number, f"'types' is {json.dumps(types)[:40]}", "a list of type strings")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputFormatError(path, number, "a \\u escape of a lone surrogate", "valid Unicode text") from None
     return LinkInput(str(data.get("id", number)), data["mention"].strip(), context, types)
 
 

@@ -197,6 +197,8 @@ class Linker:
                 first_of[key] = len(keys)
                 keys.append(key)
             inverse.append(first_of[key])
+        if not keys:  # no mentions: nothing to retrieve or score
+            return []
         unique = self._link_unique(keys, top_k)
         return [unique[i] for i in inverse]
 

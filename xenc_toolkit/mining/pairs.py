@@ -6,7 +6,7 @@ Output directory (a ``datasets`` ``DatasetDict`` saved with ``save_to_disk``, pl
                                    query, candidate, label, kind, mention_id, concept_id, gold_id, retrieval_score
     pairs/candidates/              DatasetDict of per-mention candidate lists (listwise training, evaluation)
     pairs/mining_report.json       candidate recall per generator, pairs per negative kind, KB coverage
-    pairs/xenc_input_format.json   how queries and candidates were written
+    pairs/<input format file>     how queries and candidates were written (reranker.model_dir)
     pairs/xenc_mining.json         the mining config and the index it used
 
 For plain sentence-transformers training, keep the three columns the stock losses
@@ -257,27 +257,59 @@ def save_mining(
     return output_dir
 
 
-def load_pairs(pairs_dir: str | Path):
-    from datasets import load_from_disk
+def _load_dataset_dict(path: Path):
+    """A saved DatasetDict, split by split: a split saved with no rows (which ``datasets`` cannot
+    read back) comes back as an empty dataset with its features, so callers can say which is empty."""
+    from datasets import Dataset, DatasetDict, Features
 
+    splits = {}
+    for split in read_json(path / "dataset_dict.json")["splits"]:
+        state = path / split / "state.json"
+        if not state.is_file() or read_json(state).get("_data_files", True):
+            splits[split] = Dataset.load_from_disk(str(path / split))
+        else:
+            features = Features.from_dict(read_json(path / split / "dataset_info.json")["features"])
+            splits[split] = Dataset.from_dict({name: [] for name in features}, features=features)
+    return DatasetDict(splits)
+
+
+def load_pairs(pairs_dir: str | Path):
     pairs_dir = Path(pairs_dir)
     if not (pairs_dir / "dataset_dict.json").exists():
         raise MissingInputError(pairs_dir, "pairs directory (run `xenc mine` first)")
-    return load_from_disk(str(pairs_dir))
+    return _load_dataset_dict(pairs_dir)
 
 
 def load_candidate_lists(pairs_dir: str | Path, split: str | None = None):
-    from datasets import load_from_disk
-
     path = Path(pairs_dir) / "candidates"
     if not (path / "dataset_dict.json").exists():
         raise MissingInputError(path, "candidate lists (run `xenc mine` first)")
-    lists = load_from_disk(str(path))
+    lists = _load_dataset_dict(path)
     if split is None:
         return lists
     if split not in lists:
         raise XencError(f"{path}: no split {split!r} (available: {', '.join(lists.keys())})")
+    if not len(lists[split]):
+        raise XencError(f"{path}: split {split!r} holds no candidate lists (mine it again)")
     return lists[split]
+
+
+def require_pairs(result: MiningResult) -> None:
+    """Raise when a mined split produced no pair: nothing could be trained or evaluated on it."""
+    for split, dataset in result.pairs.items():
+        if len(dataset):
+            continue
+        info = result.report.get("splits", {}).get(split, {})
+        mentions, missing, unlinkable = (info.get(k, 0) for k in ("mentions", "gold_not_in_kb", "unlinkable"))
+        examples = ", ".join(info.get("gold_not_in_kb_examples", [])[:3])
+        why = (
+            f"none of its {mentions:,} mentions has a gold concept in the KB ({missing:,} with gold ids not in the "
+            f"KB{f', e.g. {examples}' if examples else ''}; {unlinkable:,} unlinkable); check corpus.id_prefix "
+            "and that the KB covers the corpus"
+            if missing + unlinkable >= mentions
+            else f"{mentions:,} mentions, {missing:,} with gold ids not in the KB; check the negatives settings"
+        )
+        raise XencError(f"split {split!r} produced no pairs: {why}")
 
 
 def load_mining_report(pairs_dir: str | Path) -> dict:

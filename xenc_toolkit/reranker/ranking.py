@@ -1,4 +1,14 @@
-"""Reranking candidate lists by model scores and locating the gold concept."""
+"""Reranking candidate lists by model scores and locating the gold concept.
+
+Rank by raw logits (or fused ``logit + w x retrieval`` scores), not by calibrated probabilities:
+calibration is monotone, so it never reorders candidates, but isotonic calibration maps whole
+ranges of logits to one probability, and the stable sort would then order those ties by retrieval
+rank. Equal scores keep the retrieval order (never the gold first).
+
+Composite gold ids (``D01|D02`` or ``D01+D02`` in NCBI-disease / BC5CDR) give a mention several
+gold candidates; its rank is that of the best-ranked one, so the top candidate is right when it is
+any of them.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +30,7 @@ def gold_rank(scores: np.ndarray, labels: Sequence[int]) -> int:
 
 
 def rerank_ranks(score_lists: Sequence[np.ndarray], label_lists: Sequence[Sequence[int]]) -> np.ndarray:
+    """:func:`gold_rank` of each list (pass logits or fused scores, not calibrated probabilities)."""
     return np.asarray([gold_rank(s, y) for s, y in zip(score_lists, label_lists, strict=True)], dtype=np.int64)
 
 

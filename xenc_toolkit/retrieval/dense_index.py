@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import IncompatibleArtifactError, MissingInputError
+from ..errors import IncompatibleArtifactError, MissingInputError, XencError
 from ..kb.model import KnowledgeBase
 from ..settings import EncoderConfig, IndexConfig
 from ..utils.devices import resolve_device
@@ -55,6 +55,10 @@ class DenseIndex:
         seed: int = 42,
     ) -> DenseIndex:
         """Embed every name of ``kb`` and build the searcher; save to ``output_dir`` when given."""
+        if not kb.n_names:
+            raise XencError(
+                f"{kb.metadata.get('path') or 'the KB'}: the KB has no names to index (empty after filters?)"
+            )
         encoder = encoder or NameEncoder(
             encoder_cfg.model,
             pooling=encoder_cfg.pooling,

@@ -115,15 +115,16 @@ def atomic_directory(path: str | Path, overwrite: bool = True) -> Iterator[Path]
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """A cheap identity for a (possibly huge) file: name, size, mtime and the first/last 1 MiB."""
+    """A cheap identity for a (possibly huge) file: name, size, mtime (ns) and its content -- all of it
+    up to 2 MiB, the first and last 1 MiB of bigger files (whose edits also change size or mtime)."""
     path = Path(path)
     stat = path.stat()
     digest = hashlib.sha256()
-    digest.update(f"{path.name}|{stat.st_size}|{int(stat.st_mtime)}".encode())
+    digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     with open(path, "rb") as handle:
-        digest.update(handle.read(1 << 20))
+        digest.update(handle.read(2 << 20))
         if stat.st_size > 2 << 20:
-            handle.seek(-(1 << 20), os.SEEK_END)
+            handle.seek(max(2 << 20, stat.st_size - (1 << 20)))
             digest.update(handle.read(1 << 20))
     return digest.hexdigest()[:16]
 

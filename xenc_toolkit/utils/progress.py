@@ -24,11 +24,14 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 T = TypeVar("T")
 
 _state = {"quiet": os.environ.get("XENC_QUIET", "") not in ("", "0")}
-console = Console(stderr=True)
+# markup and emoji codes off: messages carry user text (paths, file lines with "[", "]" or ":x:"),
+# printed exactly as it is; styling comes from `style=` or rich Text objects only
+console = Console(stderr=True, markup=False, emoji=False)
 
 
 def set_quiet(quiet: bool) -> None:
@@ -40,15 +43,19 @@ def is_quiet() -> bool:
 
 
 def log(message: str, style: str | None = None) -> None:
-    """Print a status line to stderr unless quiet."""
+    """Print a status line to stderr unless quiet.
+
+    ``message`` is plain text, never rich markup: a path or an input line holding ``[bold]`` or
+    ``[/]`` prints as it is. ``style`` (e.g. ``"yellow"``) colours the whole line.
+    """
     if not _state["quiet"]:
-        console.print(message, style=style, highlight=False, markup=False)  # user text is never markup
+        console.print(Text(message, style=style or ""), highlight=False)
 
 
 def _new_progress() -> Progress:
     return Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}", style="bold", markup=False),
+        TextColumn("{task.description}", style="bold", markup=False),  # descriptions hold file names
         BarColumn(),
         TaskProgressColumn(),
         MofNCompleteColumn(),
