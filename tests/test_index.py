@@ -52,14 +52,14 @@ def test_encoding_on_several_devices_equals_one_device(tiny_st):
 
 def test_a_failing_device_worker_stops_encoding(tiny_st, monkeypatch):
     encoder = NameEncoder(str(tiny_st), device="cpu")
-    original = NameEncoder._embed_batch
+    original = NameEncoder.embed_batch
 
     def failing_replica(self, model, device, ids, lengths):
         if model is not self.model:
             raise RuntimeError("device lost")
         return original(self, model, device, ids, lengths)
 
-    monkeypatch.setattr(NameEncoder, "_embed_batch", failing_replica)
+    monkeypatch.setattr(NameEncoder, "embed_batch", failing_replica)
     with pytest.raises(RuntimeError, match="device lost"):
         encoder.encode(_names(400), batch_size=8, chunk_size=64, devices=["cpu", "cpu"])
 
@@ -262,7 +262,7 @@ def test_encoder_without_padding_matches_padded_batches(tiny_st, mm_kb):
     unpadded = encoder.encode(names, batch_size=16)
     chunk = encoder._tokenize_chunk(names, start=0)
     with torch.inference_mode():
-        padded = encoder._embed_batch(encoder.model, encoder.device, chunk.ids, chunk.lengths).numpy()
+        padded = encoder.embed_batch(encoder.model, encoder.device, chunk.ids, chunk.lengths).numpy()
     assert chunk.lengths.min() < chunk.ids.shape[1]  # a real mix of lengths, masked
     assert np.abs(unpadded[chunk.positions] - padded).max() < 1e-4
 
@@ -270,8 +270,8 @@ def test_encoder_without_padding_matches_padded_batches(tiny_st, mm_kb):
 def test_tokenizer_worker_processes_give_the_same_embeddings(tiny_st, mm_kb):
     names = mm_kb.name_list[:500]
     encoder = NameEncoder(str(tiny_st), device="cpu")
-    assert encoder._tokenizer_processes(10_000_000, None) == 0  # automatic: only for large inputs on a GPU
-    assert encoder._tokenizer_processes(100, 2) == 2
+    assert encoder.tokenizer_processes(10_000_000, None) == 0  # automatic: only for large inputs on a GPU
+    assert encoder.tokenizer_processes(100, 2) == 2
     in_thread = encoder.encode(names, batch_size=32, chunk_size=64, tokenizer_processes=0)
     in_processes = encoder.encode(names, batch_size=32, chunk_size=64, tokenizer_processes=2)
     assert np.array_equal(in_thread, in_processes)

@@ -201,7 +201,7 @@ class NameEncoder:
         padded, lengths = padded_ids(self._token_ids(list(texts)), self._pad_id)
         return _sorted_chunk(padded, lengths, start)
 
-    def _tokenizer_processes(self, n_texts: int, processes: int | None) -> int:
+    def tokenizer_processes(self, n_texts: int, processes: int | None) -> int:
         """Worker processes for tokenising ``n_texts`` (0: a thread in this process).
 
         ``None`` = automatic: only for large inputs on a GPU (the case where converting encodings to
@@ -215,7 +215,7 @@ class NameEncoder:
             processes = min(8, (os.cpu_count() or 1) // 4)
         return processes if processes >= 2 else 0
 
-    def _chunks(self, texts: Sequence[str], chunk_size: int, processes: int = 0) -> Iterator[_TokenChunk]:
+    def chunks(self, texts: Sequence[str], chunk_size: int, processes: int = 0) -> Iterator[_TokenChunk]:
         """Tokenise chunks on a background thread (the Rust tokenizer releases the GIL), or in
         ``processes`` worker processes (:class:`~xenc_toolkit.utils.tokenize_pool.TokenizerPool`)."""
         out: queue.Queue = queue.Queue(maxsize=2)
@@ -253,15 +253,16 @@ class NameEncoder:
             max_tokens = max_tokens or 4096
         return batch_size, max_tokens or batch_size * 16
 
-    def _batches(
+    def batches(
         self, texts: Sequence[str], batch_size: int, max_tokens: int, chunk_size: int, processes: int = 0
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """(token ids, lengths, input positions) of each batch: rows of one length, longest first per chunk."""
-        for chunk in self._chunks(texts, chunk_size, processes):
+        for chunk in self.chunks(texts, chunk_size, processes):
             for rows, longest in token_budget_batches(chunk.lengths, batch_size, max_tokens, same_width=True):
                 yield chunk.ids[rows, :longest], chunk.lengths[rows], chunk.positions[rows]
 
-    def _embed_batch(self, model, device: torch.device, ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+    def embed_batch(self, model, device: torch.device, ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+        """Pooled, normalised float32 embeddings of one batch of :meth:`batches` (``model`` on ``device``)."""
         input_ids = torch.from_numpy(np.ascontiguousarray(ids))
         if device.type == "cuda":
             input_ids = input_ids.pin_memory()
@@ -292,7 +293,7 @@ class NameEncoder:
         length. ``devices`` (default: the encoder's ``devices``) spreads the batches over
         several devices of the encoder's device type; the result is the same.
         ``tokenizer_processes``: tokenise in that many worker processes (``None``: automatic, see
-        :meth:`_tokenizer_processes`; 0: a background thread).
+        :meth:`tokenizer_processes`; 0: a background thread).
         """
         targets = resolve_devices(devices) if devices else self.devices
         if targets and {d.type for d in targets} != {self.device.type}:
@@ -304,15 +305,15 @@ class NameEncoder:
         else:
             result = np.empty((n, self.dimension), dtype=np.float32)
 
-        processes = self._tokenizer_processes(n, tokenizer_processes)
-        batches = self._batches(texts, batch_size, max_tokens, chunk_size, processes)
+        processes = self.tokenizer_processes(n, tokenizer_processes)
+        batches = self.batches(texts, batch_size, max_tokens, chunk_size, processes)
         with progress_bar(description, total=n) as bar:
             if targets and (len(targets) > 1 or targets[0] != self.device):
                 self._encode_on_devices(batches, targets, result, bar)
             else:
-                sink = _ResultSink(result)
+                sink = ResultSink(result)
                 for ids, lengths, positions in batches:
-                    sink.put(self._embed_batch(self.model, self.device, ids, lengths), positions)
+                    sink.put(self.embed_batch(self.model, self.device, ids, lengths), positions)
                     bar.advance(len(positions))
                 sink.flush()
         return result
@@ -338,13 +339,13 @@ class NameEncoder:
         def worker(model, device: torch.device) -> None:
             try:
                 context = torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
-                sink = _ResultSink(result, lock)
+                sink = ResultSink(result, lock)
                 with context, torch.inference_mode():  # inference mode is per thread
                     while (item := work.get()) is not None:
                         if failures:
                             continue  # another worker failed: drain the queue so the producer never blocks
                         ids, lengths, positions = item
-                        sink.put(self._embed_batch(model, device, ids, lengths), positions)
+                        sink.put(self.embed_batch(model, device, ids, lengths), positions)
                         bar.advance(len(positions))
                     sink.flush()
             except BaseException as exc:  # surfaced by the producer
@@ -393,7 +394,7 @@ def _sorted_chunk(padded: np.ndarray, lengths: np.ndarray, start: int) -> _Token
     return _TokenChunk(positions=order + start, ids=padded[order], lengths=lengths[order])
 
 
-class _ResultSink:
+class ResultSink:
     """Writes batch embeddings into the result at their input positions without waiting for the GPU.
 
     numpy results: each batch is copied into a pinned host buffer asynchronously and scattered
