@@ -41,7 +41,7 @@ class DenseIndex:
     embeddings: np.ndarray
     kb: KnowledgeBase
     searcher: Searcher
-    _encoder: NameEncoder | None = field(default=None, repr=False)
+    loaded_encoder: NameEncoder | None = field(default=None, repr=False)  # the encoder() once loaded (or given)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -119,7 +119,12 @@ class DenseIndex:
             log(f"index written to {directory}")
         searcher = _make_searcher(embeddings16, manifest, index_cfg.backend, encoder.device, faiss_index)
         return cls(
-            directory=directory, manifest=manifest, embeddings=embeddings16, kb=kb, searcher=searcher, _encoder=encoder
+            directory=directory,
+            manifest=manifest,
+            embeddings=embeddings16,
+            kb=kb,
+            searcher=searcher,
+            loaded_encoder=encoder,
         )
 
     # ------------------------------------------------------------------ load
@@ -186,14 +191,14 @@ class DenseIndex:
     # ------------------------------------------------------------------ use
     def encoder(self, device: str | None = None, dtype: str = "auto") -> NameEncoder:
         """The index's encoder (loaded on first use) — mentions must be embedded with it."""
-        if self._encoder is None:
+        if self.loaded_encoder is None:
             info = self.manifest["encoder"]
             source = (
                 info.get("resolved_path")
                 if info.get("resolved_path") and Path(info["resolved_path"]).exists()
                 else info["name"]
             )
-            self._encoder = NameEncoder(
+            self.loaded_encoder = NameEncoder(
                 source,
                 pooling=info["pooling"],
                 max_length=info["max_length"],
@@ -201,7 +206,7 @@ class DenseIndex:
                 dtype=dtype,
                 revision=info.get("revision"),
             )
-        return self._encoder
+        return self.loaded_encoder
 
     @property
     def encoder_name(self) -> str:
