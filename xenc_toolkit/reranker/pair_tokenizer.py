@@ -62,7 +62,7 @@ class PairTokenizer:
         self.threads = threads or min(8, os.cpu_count() or 1)
         self.fallback_reason: str | None = None  # why the fast path is off, when it is
         self.truncation_rule = "rust"
-        self._backend = self._private_backend()
+        self.backend = self._private_backend()  # the Rust tokenizer used directly; None: the wrapper
         self.template = self._template()
 
     def _private_backend(self):
@@ -74,7 +74,7 @@ class PairTokenizer:
 
     # ------------------------------------------------------------------ template
     def _single(self, texts: Sequence[str]) -> list[list[int]]:
-        backend = self._backend
+        backend = self.backend
         if backend is not None:  # the Rust tokenizer directly: no per-encoding Python wrapping
             return [e.ids for e in backend.encode_batch(list(texts), add_special_tokens=False)]
         return self.tokenizer(

@@ -28,7 +28,8 @@ from ..utils.progress import progress_bar
 from .pair_tokenizer import PairTokenizer
 
 
-def _dedupe(queries: Sequence[str], candidates: Sequence[str]) -> tuple[list[tuple[str, str]], np.ndarray]:
+def dedupe_pairs(queries: Sequence[str], candidates: Sequence[str]) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The distinct (query, candidate) pairs in first-seen order, and each input pair's position among them."""
     position: dict[tuple[str, str], int] = {}
     unique: list[tuple[str, str]] = []
     inverse = np.empty(len(queries), dtype=np.int64)
@@ -130,7 +131,7 @@ class PairScorer:
             raise ValueError(f"{len(queries)} queries but {len(candidates)} candidates")
         if not len(queries):
             return np.zeros(0, dtype=np.float32)
-        unique, inverse = _dedupe(queries, candidates)
+        unique, inverse = dedupe_pairs(queries, candidates)
         scores = np.empty(len(unique), dtype=np.float32)
         was_training = self.model.training
         self.model.eval()
