@@ -217,6 +217,10 @@ class Miner:
         report["pairs_total"] = len(pairs)
         return pair_rows, list_rows, report
 
+    def datasets(self, pair_rows: dict, list_rows: dict) -> tuple[Any, Any]:
+        """The pairs and candidate-list datasets of one split from :meth:`mine_split`'s columns."""
+        return _dataset(pair_rows, _pair_features()), _dataset(list_rows, _list_features())
+
     def mine(self, mentions_by_split: dict[str, Sequence[Mention]]) -> MiningResult:
         from datasets import DatasetDict
 
@@ -228,8 +232,7 @@ class Miner:
                 mentions = list(mentions)[: self.cfg.max_mentions]
             log(f"mining {len(mentions):,} {split} mentions")
             pair_rows, list_rows, split_report = self.mine_split(split, mentions, training=split == "train")
-            pairs[split] = _dataset(pair_rows, _pair_features())
-            lists[split] = _dataset(list_rows, _list_features())
+            pairs[split], lists[split] = self.datasets(pair_rows, list_rows)
             report["splits"][split] = split_report
         report["false_negatives_filtered"] = dict(self.sampler.filtered)
         report["kb"] = {"concepts": self.kb.n_concepts, "names": self.kb.n_names, "checksum": self.kb.checksum}
