@@ -7,7 +7,7 @@ import pytest
 from xenc_toolkit.config import CandidateConfig, MineConfig
 from xenc_toolkit.errors import XencError
 from xenc_toolkit.kb.from_corpus import kb_from_mentions
-from xenc_toolkit.mining.folds import document_folds, mine_cross_fitted
+from xenc_toolkit.mining.folds import document_folds, kb_without_mentions, mine_cross_fitted
 from xenc_toolkit.mining.pairs import Miner
 
 
@@ -66,3 +66,22 @@ def test_training_lists_are_mined_without_the_folds_own_strings(splits):
     assert result.candidates["dev"].to_dict() == plain.candidates["dev"].to_dict()
     assert result.report["cross_fitted"]["folds"] == 3
     assert set(result.pairs["train"]["mention_id"]) <= {m.mention_id for m in train}
+
+
+def test_a_gold_whose_names_the_fold_alone_carried_is_not_in_the_kb(splits):
+    """``xenc mine --cross-fit-folds`` on a KB built from the corpus: kb_without_mentions keeps every concept, and
+    one that only the fold's own mentions named is left without names; its mentions are mined as if the concept
+    were absent, as against the KB built from the other folds."""
+    train, _ = splits
+    fold, *others = document_folds(train, 3, seed=3)
+    rest = [m for other in others for m in other]
+    reduced = kb_without_mentions(kb_from_mentions(train), fold)
+    nameless = set(range(reduced.n_concepts)) - set(reduced.name_concept.tolist())
+    assert nameless  # a real case: some gold concepts are named by this fold's mentions only
+    result = Miner(reduced, _cfg()).mine({"train": fold})
+    rebuilt = Miner(kb_from_mentions(rest), _cfg()).mine({"train": fold})
+    report = result.report["splits"]["train"]
+    assert report["gold_not_in_kb"] == rebuilt.report["splits"]["train"]["gold_not_in_kb"] > 0
+    nameless_ids = {reduced.concept_ids[c] for c in nameless}
+    positives = result.pairs["train"].filter(lambda row: row["label"] == 1)
+    assert len(positives) and not nameless_ids & set(positives["concept_id"])
