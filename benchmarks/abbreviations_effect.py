@@ -42,10 +42,8 @@ def _compare(kb, dev, expanded, args, work: Path) -> tuple[dict, list[str]]:
     """acc@1 / recall@k per generator, without and with the expansion, on one KB."""
     import numpy as np
 
+    from xenc_toolkit.api import CandidateGenerator, DenseIndex, resolve_gold
     from xenc_toolkit.config import CandidateConfig, EncoderConfig, IndexConfig
-    from xenc_toolkit.mining.pairs import resolve_gold
-    from xenc_toolkit.retrieval import DenseIndex
-    from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
 
     index = None
     if args.dense:
@@ -86,10 +84,7 @@ def main() -> None:
     parser.add_argument("--dense", action="store_true", help="also the bi-encoder and the fusion (MiniLM, CPU)")
     args = parser.parse_args()
     quiet_libraries()
-    from xenc_toolkit.corpora import read_pubtator
-    from xenc_toolkit.corpora.abbreviations import expand_abbreviations
-    from xenc_toolkit.kb import load_medic
-    from xenc_toolkit.kb.from_corpus import add_mention_names
+    from xenc_toolkit.api import add_mention_names, expand_abbreviations, load_medic, read_pubtator
 
     root = data_dir()
     t0 = time.perf_counter()

@@ -65,7 +65,7 @@ def write_result(
     out_dir: Path | None = None,
     card_name: str | None = None,
 ) -> Path:
-    from xenc_toolkit.utils.io import atomic_write_json
+    from xenc_toolkit.api import atomic_write_json
 
     payload = {
         "card": card_name or card(),
@@ -104,7 +104,7 @@ def quiet_libraries() -> None:
     import datasets
     import transformers
 
-    from xenc_toolkit.utils.progress import set_quiet
+    from xenc_toolkit.api import set_quiet
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
@@ -157,11 +157,42 @@ def bert_base_from_minilm_vocab(
 
 def medmentions_mentions(context_window: int = 16):
     """The MedMentions dev BIO mentions with semantic types (real data)."""
-    from xenc_toolkit.corpora import load_types_file, read_bio
+    from xenc_toolkit.api import load_types_file, read_bio
 
     root = data_dir()
     types = load_types_file(root / "cui-semantic-types" / "cui_to_tuis.json")
     return read_bio(root / "medmentions" / "full_dev_bio_cui.tsv", context_window=context_window, types_map=types)
+
+
+def saved_kb_config(kb, directory: Path):
+    """``kb`` saved to ``directory``, as the ``KBConfig`` a command reads it back with (format ``saved``)."""
+    from xenc_toolkit.config import KBConfig
+
+    kb.save(directory)
+    return KBConfig(path=directory, format="saved")
+
+
+def tune_encoder_command(kb_cfg, mentions, tuning, base_model: str, output_dir: Path, seed: int = 0) -> dict:
+    """``xenc tune-encoder`` (the command, as the CLI runs it) on the KB of ``kb_cfg``, paired also with
+    ``mentions`` (training mentions; None: the KB's synonyms only), written next to ``output_dir`` as a JSONL
+    corpus of split ``train``. ``tuning``: an ``EncoderTuningConfig``. Returns the command's summary."""
+    import dataclasses
+
+    from xenc_toolkit.api import tune_encoder, write_jsonl
+    from xenc_toolkit.config import CorpusConfig, TuneEncoderConfig
+
+    output_dir = Path(output_dir)
+    corpus = CorpusConfig()
+    if mentions is not None:
+        path = write_jsonl(
+            [dataclasses.replace(m, split="train") for m in mentions], output_dir.parent / "tuning_mentions.jsonl"
+        )
+        corpus = CorpusConfig(path=path, format="jsonl")
+    tuning = tuning.model_copy(update={"use_mentions": mentions is not None, "mention_splits": ["train"]})
+    cfg = TuneEncoderConfig(
+        output_dir=output_dir, kb=kb_cfg, base_model=base_model, tuning=tuning, corpus=corpus, seed=seed
+    )
+    return tune_encoder(cfg)
 
 
 def run_timed(fn: Callable, *args, **kwargs):
@@ -205,6 +236,7 @@ def mine_medmentions(context: bool, max_mentions: int, seed: int = 0, kb_from_sa
     """
     import random
 
+    from xenc_toolkit.api import DenseIndex, Miner, kb_from_mentions
     from xenc_toolkit.config import (
         CandidateConfig,
         EncoderConfig,
@@ -213,9 +245,6 @@ def mine_medmentions(context: bool, max_mentions: int, seed: int = 0, kb_from_sa
         MineConfig,
         NegativesConfig,
     )
-    from xenc_toolkit.kb.from_corpus import kb_from_mentions
-    from xenc_toolkit.mining.pairs import Miner
-    from xenc_toolkit.retrieval import DenseIndex
 
     mentions = medmentions_mentions(context_window=16)
     kb = None if kb_from_sample else kb_from_mentions(mentions)

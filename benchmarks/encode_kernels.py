@@ -35,18 +35,18 @@ def run_config(encoder, model, names, batch: int) -> tuple[float, float, object]
     """Model-only names/s over ``names`` and GPU-busy share; returns the embeddings too."""
     import torch
 
-    from xenc_toolkit.retrieval.encoder import _ResultSink
+    from xenc_toolkit.api import ResultSink
 
-    batches = list(encoder._batches(names, batch, batch * 16, 131072))
+    batches = list(encoder.batches(names, batch, batch * 16, 131072))
     result = torch.empty((len(names), encoder.dimension), dtype=torch.float32, device=encoder.device)
-    sink = _ResultSink(result)
+    sink = ResultSink(result)
     issue = 0.0
     sync()
     t = time.perf_counter()
     with torch.inference_mode():
         for ids, lengths, positions in batches:
             t_issue = time.perf_counter()
-            sink.put(encoder._embed_batch(model, encoder.device, ids, lengths), positions)
+            sink.put(encoder.embed_batch(model, encoder.device, ids, lengths), positions)
             issue += time.perf_counter() - t_issue
     sync()
     wall = time.perf_counter() - t
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--pipeline-names", type=int, default=2_000_000)
     args = parser.parse_args()
     quiet_libraries()
-    from xenc_toolkit.retrieval import NameEncoder
+    from xenc_toolkit.api import NameEncoder
 
     work = Path(tempfile.mkdtemp(prefix="xenc-kernels-"))
     kb = synthetic_kb(args.names)

@@ -36,7 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import data_dir, minilm_path, quiet_libraries, write_result  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    data_dir,
+    minilm_path,
+    quiet_libraries,
+    saved_kb_config,
+    tune_encoder_command,
+    write_result,
+)
 
 
 def _rate(ranks, k: int = 1) -> float:
@@ -47,10 +54,8 @@ def _rate(ranks, k: int = 1) -> float:
 
 def _retrieve(kb, model: str, dev, k: int, work: Path) -> tuple[dict, float]:
     """Gold ranks of the dev mentions per generator (dense, tfidf, fusion) with ``model``; seconds."""
+    from xenc_toolkit.api import CandidateGenerator, DenseIndex, resolve_gold
     from xenc_toolkit.config import CandidateConfig, EncoderConfig, IndexConfig
-    from xenc_toolkit.mining.pairs import resolve_gold
-    from xenc_toolkit.retrieval import DenseIndex
-    from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
 
     t = time.perf_counter()
     index = DenseIndex.build(kb, EncoderConfig(model=model, batch_size=512), IndexConfig(), work)
@@ -80,11 +85,8 @@ def main() -> None:
     quiet_libraries()
     import numpy as np
 
+    from xenc_toolkit.api import add_mention_names, load_medic, read_pubtator
     from xenc_toolkit.config import EncoderTuningConfig
-    from xenc_toolkit.corpora import read_pubtator
-    from xenc_toolkit.kb import load_medic
-    from xenc_toolkit.kb.from_corpus import add_mention_names
-    from xenc_toolkit.training.encoder_tuning import tune_encoder
 
     started = time.perf_counter()
     root = data_dir()
@@ -103,10 +105,10 @@ def main() -> None:
         epochs=args.epochs,
         max_pairs_per_concept=args.max_pairs_per_concept,
     )
+    # xenc tune-encoder itself, on the KB saved and the training mentions written for it
+    kb_cfg = saved_kb_config(kb, work / "kb")
     t = time.perf_counter()
-    tuning = tune_encoder(
-        kb, minilm_path(), work / "encoder", config, mentions=train if args.mentions else None, seed=0
-    )
+    tuning = tune_encoder_command(kb_cfg, train if args.mentions else None, config, minilm_path(), work / "encoder")
     times["tuning_s"] = round(time.perf_counter() - t, 1)
     after, times["retrieval_after_s"] = _retrieve(kb, str(work / "encoder"), dev, args.k, work / "index-tuned")
     times = {key: round(value, 1) for key, value in times.items()}

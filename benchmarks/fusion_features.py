@@ -38,7 +38,7 @@ def load_dump(root: Path):
     """(KB, {split: lists as columns}, {split: {seed: [logits per list]}})."""
     import pyarrow.parquet as pq
 
-    from xenc_toolkit.kb.model import KnowledgeBase
+    from xenc_toolkit.api import KnowledgeBase
 
     kb = KnowledgeBase.load(root / "kb")
     stored = dict(np.load(root / "logits.npz"))
@@ -130,8 +130,7 @@ def main() -> None:
     parser.add_argument("--card", default="NVIDIA H100 80GB HBM3", help="card the dump's logits came from")
     args = parser.parse_args()
 
-    from xenc_toolkit.reranker.ranking import rerank_ranks
-    from xenc_toolkit.reranker.score_fusion import fit_fusion_weight, fuse_scores
+    from xenc_toolkit.api import fit_fusion_weight, fuse_scores, rerank_ranks
 
     kb, lists, logits = load_dump(args.dump)
     held, dev = lists["validation"], lists["dev"]

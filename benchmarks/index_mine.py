@@ -42,7 +42,7 @@ def real_name_statistics():
     """Word-count distribution and word frequencies of real biomedical names."""
     from collections import Counter
 
-    from xenc_toolkit.kb import load_medic
+    from xenc_toolkit.api import load_medic
 
     root = data_dir()
     names = load_medic(root / "medic" / "medic_06Jul2012.txt").name_list
@@ -58,8 +58,7 @@ def synthetic_kb(n_names: int, seed: int = 0):
     import numpy as np
     import pyarrow as pa
 
-    from xenc_toolkit.kb.model import KnowledgeBase
-    from xenc_toolkit.kb.semantic_types import load_semantic_network
+    from xenc_toolkit.api import KnowledgeBase, load_semantic_network
 
     rng = np.random.default_rng(seed)
     lengths, vocab = real_name_statistics()
@@ -94,7 +93,7 @@ def synthetic_kb(n_names: int, seed: int = 0):
 def noisy_mentions(kb, n: int, seed: int = 1):
     import random
 
-    from xenc_toolkit.corpora.mention import Mention
+    from xenc_toolkit.api import Mention
 
     rng = random.Random(seed)
     names, concept_of = kb.name_list, kb.name_concept
@@ -116,8 +115,8 @@ def noisy_mentions(kb, n: int, seed: int = 1):
 
 
 def mine(kb, index, mentions, n_candidates: int):
+    from xenc_toolkit.api import Miner
     from xenc_toolkit.config import CandidateConfig, MineConfig, NegativesConfig
-    from xenc_toolkit.mining.pairs import Miner
 
     cfg = MineConfig(
         candidates=CandidateConfig(generator="dense", n_candidates=n_candidates, batch_size=8192),
@@ -138,26 +137,26 @@ def encode_diagnostics(encoder, names, batch: int) -> dict:
 
     out = {}
     sample = names[:1_000_000]
-    processes = encoder._tokenizer_processes(len(names), None)
+    processes = encoder.tokenizer_processes(len(names), None)
     out["tokenizer_processes"] = processes
     for label, procs in (("thread", 0), ("processes", processes)):
         if label == "processes" and not procs:
             continue
         t = time.perf_counter()
-        tokens = sum(int(chunk.lengths.sum()) for chunk in encoder._chunks(sample, 131072, procs))
+        tokens = sum(int(chunk.lengths.sum()) for chunk in encoder.chunks(sample, 131072, procs))
         out[f"tokenize_only_names_per_s_{label}"] = round(len(sample) / (time.perf_counter() - t), 1)
     out["mean_tokens_per_name"] = round(tokens / len(sample), 2)
     # the model alone: batches tokenised beforehand, then only the forward passes and the copies back
-    from xenc_toolkit.retrieval.encoder import _ResultSink
+    from xenc_toolkit.api import ResultSink
 
-    batches = list(encoder._batches(sample, batch, batch * 16, 131072))
+    batches = list(encoder.batches(sample, batch, batch * 16, 131072))
     result = torch.empty((len(sample), encoder.dimension), dtype=encoder.dtype, device=encoder.device)
-    sink = _ResultSink(result)
+    sink = ResultSink(result)
     sync()
     t = time.perf_counter()
     with torch.inference_mode():
         for ids, lengths, positions in batches:
-            sink.put(encoder._embed_batch(encoder.model, encoder.device, ids, lengths), positions)
+            sink.put(encoder.embed_batch(encoder.model, encoder.device, ids, lengths), positions)
     sync()
     out["model_only_names_per_s"] = round(len(sample) / (time.perf_counter() - t), 1)
     del batches, result
@@ -181,7 +180,7 @@ def gpu(args) -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from xenc_toolkit.retrieval import DenseIndex, NameEncoder
+    from xenc_toolkit.api import DenseIndex, NameEncoder
 
     work = Path(tempfile.mkdtemp(prefix="xenc-index-bench-"))
     figures, details = {}, {}
@@ -231,9 +230,9 @@ def gpu(args) -> None:
         embeddings=None,
         kb=kb,
         searcher=None,
-        _encoder=encoder,
+        loaded_encoder=encoder,
     )
-    from xenc_toolkit.retrieval.search import TorchExactSearcher
+    from xenc_toolkit.api import TorchExactSearcher
 
     index.searcher = TorchExactSearcher(
         embeddings, device=device, dtype=torch.bfloat16 if device == "cuda" else None, max_scores_bytes=4 << 30
@@ -250,8 +249,8 @@ def gpu(args) -> None:
 
 
 def cpu(args) -> None:
+    from xenc_toolkit.api import DenseIndex
     from xenc_toolkit.config import EncoderConfig, IndexConfig
-    from xenc_toolkit.retrieval import DenseIndex
 
     kb = synthetic_kb(args.names)
     mentions = noisy_mentions(kb, args.mentions)

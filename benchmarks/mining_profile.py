@@ -72,8 +72,7 @@ def lexical_candidates(kb, mentions, n_candidates: int, seed: int = 2, window: i
     """Candidate lists that look like lexical retrieval around the gold's name (see the module docstring)."""
     import numpy as np
 
-    from xenc_toolkit.kb.normalize import normalize_name
-    from xenc_toolkit.retrieval.candidates import aggregate_to_concepts
+    from xenc_toolkit.api import aggregate_to_concepts, normalize_name
 
     rng = np.random.default_rng(seed)
     keys = np.array([normalize_name(name) for name in kb.name_list], dtype=object)
@@ -104,9 +103,8 @@ def measure(args) -> dict:
     import pstats
 
     from benchmarks.index_mine import synthetic_kb
+    from xenc_toolkit.api import Miner
     from xenc_toolkit.config import CandidateConfig, MineConfig, NegativesConfig
-    from xenc_toolkit.mining import pairs as pairs_module
-    from xenc_toolkit.mining.pairs import Miner
 
     t = time.perf_counter()
     kb = synthetic_kb(args.names)
@@ -128,7 +126,7 @@ def measure(args) -> dict:
         seed=args.seed,
     )
     phases = {"mine_split": 0.0, "datasets": 0.0}
-    original_split, original_dataset = Miner.mine_split, pairs_module._dataset
+    original_split, original_datasets = Miner.mine_split, Miner.datasets
 
     def timed(key, function):
         def wrapper(*a, **kw):
@@ -140,7 +138,7 @@ def measure(args) -> dict:
 
         return wrapper
 
-    Miner.mine_split, pairs_module._dataset = timed("mine_split", original_split), timed("datasets", original_dataset)
+    Miner.mine_split, Miner.datasets = timed("mine_split", original_split), timed("datasets", original_datasets)
     queue = list(candidate_lists)
 
     def generate(texts, dense_texts=None):

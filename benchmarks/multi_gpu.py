@@ -67,7 +67,7 @@ def mine_pairs(out: Path, max_mentions: int, seed: int = 0) -> dict:
 
     import torch
 
-    from xenc_toolkit.mining.pairs import save_mining
+    from xenc_toolkit.api import save_mining
 
     t = time.perf_counter()
     result, kb, index, cfg, split = mine_medmentions(True, max_mentions, seed, kb_from_sample=True)
@@ -141,9 +141,8 @@ def worker(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     quiet_libraries()
     from benchmarks.train_throughput import StepClock
-    from xenc_toolkit.commands.train import train
+    from xenc_toolkit.api import is_main_process, train, world_size
     from xenc_toolkit.config import TrainConfig
-    from xenc_toolkit.training.distributed import is_main_process, world_size
 
     cfg = TrainConfig(**spec["train"])
     clock = StepClock(spec.get("warmup", 0))

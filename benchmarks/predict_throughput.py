@@ -33,11 +33,11 @@ def host_device_breakdown(scorer, queries, candidates) -> dict:
     """Where the scorer's time goes: tokenising alone, and the model alone on tensors already on the device."""
     import torch
 
-    from xenc_toolkit.reranker.scorer import _dedupe
+    from xenc_toolkit.api import dedupe_pairs
 
     out = {}
     t = time.perf_counter()
-    unique, _ = _dedupe(queries, candidates)
+    unique, _ = dedupe_pairs(queries, candidates)
     out["dedupe_seconds"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     chunk = scorer.pair_tokenizer([p[0] for p in unique], [p[1] for p in unique])
@@ -58,7 +58,7 @@ def host_device_breakdown(scorer, queries, candidates) -> dict:
     pt = scorer.pair_tokenizer
     out["pair_tokenizer"] = {
         "fast_path": pt.template is not None,
-        "private_backend": pt._backend is not None,
+        "private_backend": pt.backend is not None,
         "fallback_reason": pt.fallback_reason,
         "threads": pt.threads,
         "truncation_rule": pt.truncation_rule,
@@ -83,7 +83,7 @@ def main() -> None:
     import torch
     from sentence_transformers import CrossEncoder
 
-    from xenc_toolkit.reranker.scorer import PairScorer
+    from xenc_toolkit.api import PairScorer
 
     work = Path(tempfile.mkdtemp(prefix="xenc-predict-bench-"))
     base = bert_base_from_minilm_vocab(work / "bert-base", layers=args.layers, hidden=args.hidden)

@@ -40,17 +40,31 @@ from typing import NamedTuple
 
 import numpy as np
 
-from benchmarks.common import RESULTS, card, command_line, minilm_path, write_result
+from benchmarks.common import (
+    RESULTS,
+    card,
+    command_line,
+    minilm_path,
+    saved_kb_config,
+    tune_encoder_command,
+    write_result,
+)
 
 
 def _linking(ranks: np.ndarray, depth: int) -> dict:
-    from xenc_toolkit.evaluation.metrics import linking_metrics
+    from xenc_toolkit.api import linking_metrics
 
-    m = linking_metrics(ranks, depth, ks=(1, 5, 10))
+    return _linking_figures(linking_metrics(ranks, depth, ks=(1, 5, 10)), depth)
+
+
+def _linking_figures(m: dict, depth: int) -> dict:
+    """acc@1, recall@5, recall@``depth`` and MRR of a ``linking_metrics`` dict; one computed over lists shorter
+    than ``depth`` (``xenc evaluate``'s depth is the longest list) gives its recall over the whole lists."""
+    whole = max((key for key in m if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))
     return {
         "acc@1": m["acc@1"],
         "recall@5": m.get("recall@5"),
-        f"recall@{depth}": m[f"recall@{depth}"],
+        f"recall@{depth}": m.get(f"recall@{depth}", m[whole]),
         "mrr": m["mrr"],
     }
 
@@ -91,14 +105,14 @@ def add_recipe_arguments(
         type=int,
         default=4,
         help="mine training lists in this many document folds, each against the KB built without its own "
-        "mentions (xenc_toolkit.mining.folds); 0: against the KB of all training mentions",
+        "mentions (xenc mine cross_fit_folds); 0: against the KB of all training mentions",
     )
     parser.add_argument(
         "--synonym-queries",
         type=int,
         default=0,
         help="add training lists whose queries are up to this many dictionary names per concept, each mined "
-        "against the KB without that name (xenc_toolkit.mining.synonyms); 0: off",
+        "against the KB without that name (xenc mine synonym_queries.per_concept); 0: off",
     )
     parser.add_argument(
         "--holdout",
@@ -136,10 +150,10 @@ def add_recipe_arguments(
     )
 
 
-def _tune_encoder(kb, train_mentions, args, out: Path) -> dict:
-    """``xenc tune-encoder`` on ``kb`` (+ the training mentions, with ``--tune-mentions``); returns its summary."""
+def _tune_encoder(kb_cfg, train_mentions, args, out: Path) -> dict:
+    """``xenc tune-encoder`` on the saved KB ``kb_cfg`` (+ the training mentions, with ``--tune-mentions``);
+    returns its summary."""
     from xenc_toolkit.config import EncoderTuningConfig
-    from xenc_toolkit.training.encoder_tuning import tune_encoder
 
     config = EncoderTuningConfig(
         batch_size=args.tune_batch,
@@ -150,7 +164,7 @@ def _tune_encoder(kb, train_mentions, args, out: Path) -> dict:
         mini_batch_size=args.tune_mini_batch,
     )
     mentions = train_mentions if args.tune_mentions else None
-    summary = tune_encoder(kb, minilm_path(), out, config, mentions=mentions, seed=0)
+    summary = tune_encoder_command(kb_cfg, mentions, config, minilm_path(), out, seed=0)
     return {
         "pairs": summary["pairs"],
         "steps": summary["training"]["steps"],
@@ -241,20 +255,22 @@ def _stock_recipe(train_mentions, kb, n_pairs: int, args, out: Path) -> tuple[st
     }
 
 
-def _scorer(model_dir: str, batch_size: int = 256):
-    """A model's pair scorer, loaded once for all the lists it scores."""
+def _scorer(model, batch_size: int = 256):
+    """A model's pair scorer (``model``: a CrossEncoder or its directory), loaded once for all the lists it
+    scores."""
     from sentence_transformers import CrossEncoder
 
-    from xenc_toolkit.reranker.scorer import PairScorer
+    from xenc_toolkit.api import PairScorer
 
+    if not isinstance(model, CrossEncoder):
+        model = CrossEncoder(str(model))
     # fp32: a reranker whose scores barely vary (a collapsed one) must not tie in bf16 and so inherit
     # the retrieval order
-    return PairScorer(CrossEncoder(model_dir), batch_size=batch_size, precision="fp32")
+    return PairScorer(model, batch_size=batch_size, precision="fp32")
 
 
 def _rerank(scorer, queries, candidate_lists, labels):
-    from xenc_toolkit.reranker.ranking import rerank_ranks
-    from xenc_toolkit.reranker.scorer import score_candidate_lists
+    from xenc_toolkit.api import rerank_ranks, score_candidate_lists
 
     t = time.perf_counter()
     logits = score_candidate_lists(scorer, queries, candidate_lists)
@@ -262,19 +278,10 @@ def _rerank(scorer, queries, candidate_lists, labels):
     return rerank_ranks(logits, labels), logits, seconds
 
 
-def _fit_fusion(scorer, held) -> tuple[dict, list]:
-    """The fusion weight fitted on the held-out training documents' lists ``held`` (what ``xenc calibrate``
-    fits), and the reranker's logits on those lists."""
-    from xenc_toolkit.reranker.score_fusion import fit_fusion_weight
-
-    labels = [list(y) for y in held["labels"]]
-    _, logits, _ = _rerank(scorer, held["query"], held["candidate_texts"], labels)
-    return fit_fusion_weight(logits, held["retrieval_scores"], labels), logits
-
-
 class SeedRun(NamedTuple):
-    """One reranker of ``--seeds``: its training summary, and its logits and fusion on the evaluation and
-    held-out lists (``fusion`` and ``held_logits`` are None without held-out documents)."""
+    """One reranker of ``--seeds``: its training summary, ``xenc evaluate``'s linking metrics, and its logits on
+    the evaluation lists (and on the held-out lists when the ensemble or ``--dump`` needs them); ``fusion`` is
+    what ``xenc calibrate`` fitted on the held-out lists (None without held-out documents)."""
 
     seed: int
     summary: dict
@@ -284,6 +291,7 @@ class SeedRun(NamedTuple):
     score_s: float
     fusion: dict | None
     held_logits: list | None
+    linking: dict
 
 
 def text_key(text: str) -> str:
@@ -332,7 +340,7 @@ def error_breakdown(lists, fused_ranks: np.ndarray, reranker_ranks: np.ndarray) 
 def _dump(path: Path, pairs_dir: Path, kb, runs) -> None:
     """Held-out and evaluation candidate lists (Parquet), each seed's logits on them and the KB, for offline
     analysis of fusion and ensembles."""
-    from xenc_toolkit.mining.pairs import load_candidate_lists
+    from xenc_toolkit.api import load_candidate_lists
 
     path.mkdir(parents=True, exist_ok=True)
     kb.save(path / "kb")
@@ -348,7 +356,7 @@ def _dump(path: Path, pairs_dir: Path, kb, runs) -> None:
 
 
 def _ece(logits, labels) -> float:
-    from xenc_toolkit.evaluation.metrics import calibration_errors
+    from xenc_toolkit.api import calibration_errors
 
     flat = np.concatenate(logits).astype(np.float64) if logits else np.zeros(0)
     y = np.asarray([v for ys in labels for v in ys])
@@ -372,43 +380,71 @@ def hold_out(mentions, share: float) -> tuple[list, list]:
 def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -> Path:
     """``build_kb(training mentions) -> (kb, info)`` is called with the training mentions left after the
     hold-out, so the held-out documents are as new to the KB as the evaluation mentions (``info`` joins
-    the dataset details)."""
-    from xenc_toolkit.commands.train import train
+    the dataset details).
+
+    The toolkit runs as the CLI runs it: the KB is saved, then ``xenc build-index``, ``mine`` (the training,
+    held-out and evaluation mentions handed over in memory), ``train``, ``calibrate`` (on the held-out lists)
+    and ``evaluate`` (on the evaluation lists), one command function each (:mod:`xenc_toolkit.commands`).
+    ``xenc_acc1``, ``xenc_recall_at_5`` and ``xenc_mrr`` are ``xenc evaluate``'s; what it does not report (the
+    reranker alone, the ECE of the list logits, the errors by match, the seed ensemble) comes from the same
+    model scoring the same lists. ``times.index_s`` is build-index; ``mine_s`` is mine, with the in-memory
+    indexes of the cross-fit and synonym-query folds."""
+    from sentence_transformers import CrossEncoder
+
+    from xenc_toolkit.api import (
+        build_index,
+        calibrate,
+        evaluate,
+        fit_fusion_weight,
+        fuse_scores,
+        load_candidate_lists,
+        mine,
+        rerank_ranks,
+        train,
+    )
     from xenc_toolkit.config import (
+        BuildIndexConfig,
+        CalibrateConfig,
         CandidateConfig,
         EncoderConfig,
-        IndexConfig,
+        EvaluateConfig,
         InputFormatConfig,
         MineConfig,
         NegativesConfig,
+        SynonymQueriesConfig,
         TrainConfig,
     )
-    from xenc_toolkit.mining.folds import mine_cross_fitted
-    from xenc_toolkit.mining.pairs import Miner, load_candidate_lists, save_mining
-    from xenc_toolkit.retrieval import DenseIndex
 
     out = Path(args.work or tempfile.mkdtemp(prefix=f"xenc-{name}-"))
     times: dict[str, float] = {}
     train_mentions, holdout_mentions = hold_out(train_mentions, args.holdout)
     kb, kb_info = build_kb(train_mentions)
     extra = {**extra, **kb_info, "held_out_training_mentions": len(holdout_mentions)}
+    kb_cfg = saved_kb_config(kb, out / "kb")  # the KB as the commands read it
     encoder_model, tuning = minilm_path(), None
     if args.tune_encoder:
         # on the KB and the kept training mentions only: never the held-out or evaluation mentions
         t = time.perf_counter()
-        tuning = _tune_encoder(kb, train_mentions, args, out / "encoder")
+        tuning = _tune_encoder(kb_cfg, train_mentions, args, out / "encoder")
         times["encoder_tuning_s"] = round(time.perf_counter() - t, 1)
         encoder_model = str(out / "encoder")
-    index_seconds = []
 
-    def build_index(kb, tag: str):
-        t = time.perf_counter()
-        config = EncoderConfig(model=encoder_model, batch_size=512)
-        index = DenseIndex.build(kb, config, IndexConfig(), out / f"index-{tag}")
-        index_seconds.append(time.perf_counter() - t)
-        return index
+    t = time.perf_counter()
+    index = build_index(
+        BuildIndexConfig(
+            output_dir=out / "index", kb=kb_cfg, encoder=EncoderConfig(model=encoder_model, batch_size=512)
+        )
+    )
+    times["index_s"] = round(time.perf_counter() - t, 1)
 
+    cross_fit = args.cross_fit
+    if cross_fit and "mentions" not in kb.names.column_names:
+        # (xenc mine refuses it: with no training-mention names every fold would be mined against the same KB)
+        print("--cross-fit: the KB carries no training-mention names (--no-augment): mined without folds")
+        cross_fit = 0
     mine_cfg = MineConfig(
+        index_dir=out / "index",
+        output_dir=out / "pairs",
         candidates=CandidateConfig(generator="fusion", n_candidates=args.k),
         negatives=NegativesConfig.model_validate(
             {
@@ -421,30 +457,19 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         input_format=InputFormatConfig(
             context=args.context_words > 0, context_words=args.context_words, candidate_types=args.candidate_types
         ),
+        # training lists as evaluation lists look: their own strings are not in the KB they are mined against
+        cross_fit_folds=cross_fit,
+        synonym_queries=SynonymQueriesConfig(per_concept=args.synonym_queries),
         seed=0,
     )
     splits = {"train": train_mentions, "validation": holdout_mentions, "dev": eval_mentions}
     t = time.perf_counter()
-    if args.cross_fit:
-        # training lists as evaluation lists look: their own strings are not in the KB they are mined against
-        others = {k: v for k, v in splits.items() if k != "train"}
-        result, _, index = mine_cross_fitted(
-            lambda ms: build_kb(ms)[0], build_index, train_mentions, others, mine_cfg, n_folds=args.cross_fit
-        )
-    else:
-        index = build_index(kb, "all")
-        result = Miner(kb, mine_cfg, dense_index=index).mine({k: v for k, v in splits.items() if v})
+    mining = mine(mine_cfg, index=index, mentions_by_split={k: v for k, v in splits.items() if v})
+    times["mine_s"] = round(time.perf_counter() - t, 1)
     if args.synonym_queries:
-        from xenc_toolkit.mining.synonyms import merge_training_results, mine_synonym_queries, synonym_queries
-
-        queries = synonym_queries(kb, per_concept=args.synonym_queries, seed=0)
-        result = merge_training_results(result, mine_synonym_queries(kb, build_index, queries, mine_cfg))
-        extra["synonym_queries"] = len(queries)
-    save_mining(result, out / "pairs", config=mine_cfg, index_manifest=index.manifest)
-    times["index_s"] = round(sum(index_seconds), 1)
-    times["mine_s"] = round(time.perf_counter() - t - sum(index_seconds), 1)
-    extra["cross_fit_folds"] = args.cross_fit
-    report = result.report["splits"]["dev"]
+        extra["synonym_queries"] = mining["splits"]["train"]["synonym_queries"]["queries"]
+    extra["cross_fit_folds"] = cross_fit
+    report = mining["splits"]["dev"]
     lists = load_candidate_lists(out / "pairs", "dev")
     depth = args.k
     retrieval_ranks = np.asarray(lists["gold_rank"])
@@ -452,11 +477,13 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
 
     held = load_candidate_lists(out / "pairs", "validation") if holdout_mentions else None
     seeds = [int(x) for x in str(args.seeds).split(",")]
+    keep_held_logits = held is not None and (len(seeds) > 1 or bool(args.dump))
     runs: list[SeedRun] = []
     for seed in seeds:
+        tag = "" if seed == seeds[0] else f"-seed{seed}"
         train_cfg = TrainConfig(
             pairs_dir=out / "pairs",
-            output_dir=out / ("xenc" if seed == seeds[0] else f"xenc-seed{seed}"),
+            output_dir=out / f"xenc{tag}",
             base_model=minilm_path(),
             max_length=args.max_length,
             loss="listwise",
@@ -473,13 +500,42 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         t = time.perf_counter()
         seed_summary = train(train_cfg)
         train_s = round(time.perf_counter() - t, 1)
-        scorer = _scorer(seed_summary["best_dir"])
+        model_dir = Path(seed_summary["best_dir"])
+        model = CrossEncoder(str(model_dir))  # loaded once for calibrate, evaluate and the lists scored here
+        seed_fusion = None
+        if held is not None:
+            # xenc calibrate on the held-out training documents' lists: calibration and the fusion weight
+            fitted = calibrate(
+                CalibrateConfig(model_dir=model_dir, pairs_dir=out / "pairs", split="validation", precision="fp32"),
+                model=model,
+            )
+            seed_fusion = {k: v for k, v in fitted["fusion"].items() if k not in ("fit_on", "candidates")}
+        # xenc evaluate on the evaluation lists, ranked by logit + w x retrieval score with the weight fitted
+        evaluation = evaluate(
+            EvaluateConfig(
+                model_dir=model_dir, pairs_dir=out / "pairs", output_dir=out / f"results{tag}", precision="fp32"
+            ),
+            model=model,
+        )
+        scorer = _scorer(model)
         ranks, logits, score_s = _rerank(scorer, lists["query"], lists["candidate_texts"], labels)
-        seed_fusion, held_logits = _fit_fusion(scorer, held) if held is not None else (None, None)
-        del scorer
-        runs.append(SeedRun(seed, seed_summary, train_s, ranks, logits, score_s, seed_fusion, held_logits))
-    from xenc_toolkit.reranker.ranking import rerank_ranks
-    from xenc_toolkit.reranker.score_fusion import fit_fusion_weight, fuse_scores
+        held_logits = None
+        if keep_held_logits:
+            held_logits = _rerank(scorer, held["query"], held["candidate_texts"], [list(y) for y in held["labels"]])[1]
+        del scorer, model
+        runs.append(
+            SeedRun(
+                seed,
+                seed_summary,
+                train_s,
+                ranks,
+                logits,
+                score_s,
+                seed_fusion,
+                held_logits,
+                evaluation["linking_metrics"],
+            )
+        )
 
     def fused_ranks(logit_lists, weight):
         return rerank_ranks(
@@ -493,15 +549,18 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     times["xenc_train_s"], xenc_score_s = chosen.train_s, chosen.score_s
     xenc_pairs = int(summary["train_examples"] * args.list_size * args.epochs)
     xenc_ranks = fused_ranks(xenc_logits, fusion["weight"]) if fusion is not None else reranker_ranks
+    if float(np.mean(xenc_ranks == 0)) != chosen.linking["acc@1"]:
+        print(
+            f"note: xenc evaluate's acc@1 {chosen.linking['acc@1']:.4f} and the lists scored here "
+            f"({float(np.mean(xenc_ranks == 0)):.4f}) rank near-ties differently; the figures are evaluate's"
+        )
     seed_runs = {
         str(run.seed): {
             "train_s": run.train_s,
             "heldout_acc@1": None if run.fusion is None else round(run.fusion["acc@1"], 4),
             "fusion_weight": None if run.fusion is None else run.fusion["weight"],
             "reranker_alone_acc@1": round(float(np.mean(run.ranks == 0)), 4),
-            "acc@1": round(
-                float(np.mean((fused_ranks(run.logits, run.fusion["weight"]) if run.fusion else run.ranks) == 0)), 4
-            ),
+            "acc@1": round(run.linking["acc@1"], 4),
         }
         for run in runs
     }
@@ -547,7 +606,8 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         }
 
     gold_in_kb = np.asarray(lists["gold_in_kb"])
-    xenc = _linking(xenc_ranks, depth)
+    xenc = _linking_figures(chosen.linking, depth)  # xenc evaluate's
+    with_gold = chosen.linking["n_gold_in_candidates"]
     reranker_alone = _linking(reranker_ranks, depth)
     stock = _linking(stock_ranks, depth) if stock_ranks is not None else None
     fused = _linking(retrieval_ranks, depth)
@@ -564,7 +624,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         "stock_recipe_mrr": round(stock["mrr"], 4) if stock else None,
         "xenc_ece": round(_ece(xenc_logits, labels), 4),
         "stock_recipe_ece": round(_ece(stock_logits, labels), 4) if stock else None,
-        "xenc_acc1_given_gold_in_candidates": round(float(np.mean(xenc_ranks[retrieval_ranks >= 0] == 0)), 4),
+        "xenc_acc1_given_gold_in_candidates": round(xenc["acc@1"] * chosen.linking["n_mentions"] / with_gold, 4)
+        if with_gold
+        else float("nan"),
         "xenc_reranker_alone_acc1": round(reranker_alone["acc@1"], 4),
         "fusion_weight": None if fusion is None else fusion["weight"],
         "n_mentions": len(eval_mentions),

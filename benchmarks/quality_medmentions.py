@@ -40,8 +40,7 @@ def main() -> None:
     quiet_libraries()
     import random
 
-    from xenc_toolkit.corpora import block_split
-    from xenc_toolkit.kb.from_corpus import kb_from_mentions
+    from xenc_toolkit.api import block_split, kb_from_mentions
 
     mentions = medmentions_mentions(context_window=16)
     block_split(mentions, {"train": 0.8, "dev": 0.2})

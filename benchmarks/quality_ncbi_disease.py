@@ -61,10 +61,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     quiet_libraries()
-    from xenc_toolkit.corpora import read_pubtator
-    from xenc_toolkit.corpora.abbreviations import expand_abbreviations
-    from xenc_toolkit.kb import load_medic
-    from xenc_toolkit.kb.from_corpus import add_mention_names
+    from xenc_toolkit.api import add_mention_names, expand_abbreviations, load_medic, read_pubtator
 
     root = data_dir()
     kb = load_medic(root / "medic" / "medic_06Jul2012.txt")

@@ -102,9 +102,12 @@ def run(
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
-    from xenc_toolkit.training.data import PretokenizedPairCollator, pretokenize_pairs
-    from xenc_toolkit.training.losses import WeightedBinaryCrossEntropyLoss
-    from xenc_toolkit.training.trainer import XencCrossEncoderTrainer
+    from xenc_toolkit.api import (
+        PretokenizedPairCollator,
+        WeightedBinaryCrossEntropyLoss,
+        XencCrossEncoderTrainer,
+        pretokenize_pairs,
+    )
 
     base, *variants = kind.split("-")
     seed = 1 if "seed1" in variants else 0

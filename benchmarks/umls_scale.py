@@ -30,9 +30,8 @@ def _child(meta: str, cache_dir: str) -> None:
     import resource
     import time
 
+    from xenc_toolkit.api import load_kb, set_quiet
     from xenc_toolkit.config import KBConfig
-    from xenc_toolkit.kb import load_kb
-    from xenc_toolkit.utils.progress import set_quiet
 
     set_quiet(True)
     started = time.perf_counter()

@@ -158,9 +158,6 @@ class Miner:
         self.sampler = NegativeSampler(kb, cfg.negatives, seed=cfg.seed, name_keys=keys)
         self.columns = KBColumns(kb, self.fmt, name_keys=keys)
         self.best_names = BestNames(kb, keys)
-        # a concept without names (kb_without_mentions keeps every concept: cross-fitting can take away all the
-        # names of one that only the fold's own mentions named) can be neither retrieved nor shown: not a gold
-        self.named = np.bincount(kb.name_concept, minlength=kb.n_concepts) > 0
 
     def candidate_text(self, concept: int, name_row: int) -> str:
         """The candidate text of a concept shown under one of its names."""
@@ -177,8 +174,6 @@ class Miner:
         lists = self.generator.generate(texts, dense_texts)
         final: CandidateLists = lists["final"]
         golds = [resolve_gold(kb, m.gold_ids) for m in mentions]
-        if not self.named.all():
-            golds = [frozenset(c for c in g if self.named[c]) for g in golds]
         gold = RowSets.from_sets(golds)
         report: dict[str, Any] = {
             "mentions": len(mentions),
