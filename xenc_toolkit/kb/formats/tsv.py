@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from ...errors import MissingInputError
 from ..dictionary import load_tsv
+from ._dictionary_file import DictionaryFile
 from .registry import KB_FORMATS
 
 
 @KB_FORMATS.register("tsv", order=2)
-class TsvFormat:
+class TsvFormat(DictionaryFile):
     @staticmethod
     def detect(path: Path) -> bool:
         return path.is_file() and path.suffix.lower() == ".tsv"
-
-    @staticmethod
-    def inputs(path: Path, cfg) -> list[Path]:
-        if not path.is_file():
-            raise MissingInputError(path, "dictionary file")
-        return [path]
-
-    @staticmethod
-    def settings(cfg) -> dict[str, Any]:
-        return {}
 
     @staticmethod
     def parse(path: Path, cfg, report):
