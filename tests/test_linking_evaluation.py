@@ -84,6 +84,14 @@ def test_evaluate_writes_the_results_contract(tmp_path, tiny_model, tiny_pipelin
     assert (tmp_path / "results" / "reliability_diagram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (tmp_path / "results" / "report.md").read_text()
     assert f"{link['acc@1']:.3f}" in report or f"{link['acc@1']:.4f}" in report
+    # every wrong mention has exactly one cause, for the reported ranking and the reranker alone
+    causes = on_disk["error_causes"]
+    wrong = 30 - round(link["acc@1"] * 30)
+    assert causes["reported"]["errors"] == wrong
+    assert sum(c["mentions"] for c in causes["reported"]["causes"].values()) == wrong
+    assert causes["reported"]["causes"]["gold_not_in_kb"]["mentions"] == link["n_gold_not_in_kb"]
+    assert causes["reported"]["causes"]["not_in_candidates"]["mentions"] == link["n_gold_in_kb_not_in_candidates"]
+    assert "## Errors by cause" in report
 
 
 def test_calibrate_then_evaluate_uses_the_calibration(tmp_path, tiny_model, tiny_pipeline):

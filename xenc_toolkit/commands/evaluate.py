@@ -8,6 +8,8 @@
                       n_gold_in_candidates, n_gold_not_in_kb, ...
     retrieval_metrics the same for the retrieval order (the baseline the reranker must beat)
     stage3_metrics    high_confidence_pct, mean_top_score, mean_margin, threshold
+    error_causes      per ranking (reported, reranker_alone): errors by cause (evaluation/error_causes.py),
+                      wrong_where_retrieval_right, right_where_retrieval_wrong
     per_type          {TUI: linking fields + retrieval_*}; per_group: {semantic group: ...}
     calibration, counts, config, model, plots
 """
@@ -24,6 +26,7 @@ from ..calibration.confidence import features_of_lists, load_link_confidence
 from ..config import EvaluateConfig, dump_config
 from ..errors import XencError
 from ..evaluation import plots as P
+from ..evaluation.error_causes import error_causes
 from ..evaluation.metrics import (
     calibration_errors,
     grouped_linking_metrics,
@@ -138,6 +141,15 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     for key, entry in per_group.items():
         entry["name"] = network.group_names.get(key, key)
 
+    causes = error_causes(
+        lists["mention"],
+        lists["gold_ids"],
+        gold_in_kb,
+        lists["candidate_names"],
+        labels,
+        {"reported": fused if fusion is not None else logit_lists, "reranker_alone": logit_lists},
+        retrieval_ranks,
+    )
     selective, curves = _selective(
         cfg, model_dir, lists, logit_lists, fusion, ranks, retrieval_ranks, gold_in_kb, calibration
     )
@@ -161,6 +173,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
         "per_type": per_type,
         "per_group": per_group,
         "per_negative_kind": per_kind,
+        "error_causes": causes,
         "calibration": {
             "method": calibration.method if calibration else "none (sigmoid)",
             "decision_threshold": threshold,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..kb.semantic_types import load_semantic_network
 from ..utils.io import atomic_write_text, to_json
+from .error_causes import cause_table
 
 __all__ = ["write_report", "STAGE3_DEFINITIONS"]
 
@@ -316,6 +317,9 @@ def _build(results: dict, plots: dict[str, Path], top_types: int) -> list[_Block
         _headline(blocks, linking, results.get("retrieval_metrics"))
     if results.get("selective"):
         _selective(blocks, results["selective"])
+    if results.get("error_causes"):
+        sentence, headers, rows = cause_table(results["error_causes"])
+        blocks += [_Block("h2", "Errors by cause"), _Block("p", sentence), _Block("table", headers=headers, items=rows)]
     if results.get("overall_metrics"):
         _pairs(blocks, results["overall_metrics"])
     if results.get("calibration"):
