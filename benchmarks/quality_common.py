@@ -84,6 +84,21 @@ def add_recipe_arguments(
     parser.add_argument("--candidate-types", action=argparse.BooleanOptionalAction, default=candidate_types)
     parser.add_argument("--work", default=None)
     parser.add_argument(
+        "--loss", default="listwise", help="xenc train's loss (a name of the loss registry: listwise, bce, lambda)"
+    )
+    parser.add_argument(
+        "--train-share",
+        type=float,
+        default=1.0,
+        help="keep this share of the training documents (corpus order) after the hold-out: learning curves",
+    )
+    parser.add_argument(
+        "--reranker-init",
+        choices=("base", "encoder"),
+        default="base",
+        help="start the reranker from all-MiniLM-L6-v2 (base) or from the tuned bi-encoder (needs --tune-encoder)",
+    )
+    parser.add_argument(
         "--seeds",
         default="0",
         help="comma-separated training seeds: one reranker each on the same pairs; the figures are the first's",
@@ -308,7 +323,16 @@ def hold_out(mentions, share: float) -> tuple[list, list]:
     return [m for m in mentions if m.doc_id not in held], [m for m in mentions if m.doc_id in held]
 
 
-def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -> Path:
+def keep_share(mentions, share: float) -> list:
+    """The first ``share`` of the documents (corpus order), whole documents only."""
+    if share >= 1:
+        return list(mentions)
+    docs = list(dict.fromkeys(m.doc_id for m in mentions))
+    kept = set(docs[: max(1, round(share * len(docs)))])
+    return [m for m in mentions if m.doc_id in kept]
+
+
+def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict, results_dir: Path | None = None) -> Path:
     """``build_kb(training mentions) -> (kb, info)`` is called with the training mentions left after the
     hold-out, so the held-out documents are as new to the KB as the evaluation mentions (``info`` joins
     the dataset details).
@@ -349,6 +373,7 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
     out = Path(args.work or tempfile.mkdtemp(prefix=f"xenc-{name}-"))
     times: dict[str, float] = {}
     train_mentions, holdout_mentions = hold_out(train_mentions, args.holdout)
+    train_mentions = keep_share(train_mentions, args.train_share)
     kb, kb_info = build_kb(train_mentions)
     extra = {**extra, **kb_info, "held_out_training_mentions": len(holdout_mentions)}
     kb_cfg = saved_kb_config(kb, out / "kb")  # the KB as the commands read it
@@ -415,9 +440,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         train_cfg = TrainConfig(
             pairs_dir=out / "pairs",
             output_dir=out / f"xenc{tag}",
-            base_model=minilm_path(),
+            base_model=encoder_model if args.reranker_init == "encoder" else minilm_path(),
             max_length=args.max_length,
-            loss="listwise",
+            loss=args.loss,
             list_size=args.list_size,
             learning_rate=args.lr,
             batch_size=args.batch,
@@ -615,6 +640,11 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
                     "k",
                     "same_name_filter",
                     "holdout",
+                    "loss",
+                    "train_share",
+                    "reranker_init",
+                    "cross_fit",
+                    "synonym_queries",
                 )
             },
         },
@@ -625,8 +655,9 @@ def run(name: str, train_mentions, eval_mentions, build_kb, args, extra: dict) -
         "bi_encoder": "all-MiniLM-L6-v2" + (" tuned on the KB's synonyms (xenc tune-encoder)" if tuning else ""),
         "encoder_tuning": tuning,
     }
-    path = write_result(name, figures, details)
-    _markdown(name, figures, details)
+    path = write_result(name, figures, details, out_dir=results_dir)
+    if results_dir is None:
+        _markdown(name, figures, details)
     return path
 
 

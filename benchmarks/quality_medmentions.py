@@ -24,7 +24,7 @@ from benchmarks.common import medmentions_mentions, quiet_libraries  # noqa: E40
 from benchmarks.quality_common import add_recipe_arguments, run  # noqa: E402
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-eval", type=int, default=None)
@@ -36,8 +36,11 @@ def main() -> None:
         same_name_filter=False,
         same_name_why="surface-form KB: a shared name is ambiguity",
     )
-    args = parser.parse_args()
-    quiet_libraries()
+    return parser
+
+
+def dataset(args: argparse.Namespace):
+    """(training mentions, evaluation mentions, build_kb, dataset details) for :func:`run`."""
     import random
 
     from xenc_toolkit.api import block_split, kb_from_mentions
@@ -57,20 +60,21 @@ def main() -> None:
         """The surface forms of the training mentions left after the hold-out."""
         return kb_from_mentions(kept, source="MedMentions dev, training-portion surface forms"), {}
 
-    run(
-        "quality_medmentions",
-        train,
-        dev,
-        build_kb,
-        args,
-        {
-            "sentences_split": "first 80% train / last 20% validation (contiguous)",
-            "train_portion_mentions": n_train,
-            "validation_mentions": n_dev,
-            "train_mentions_used": len(train),
-            "eval_mentions_used": len(dev),
-        },
-    )
+    details = {
+        "sentences_split": "first 80% train / last 20% validation (contiguous)",
+        "train_portion_mentions": n_train,
+        "validation_mentions": n_dev,
+        "train_mentions_used": len(train),
+        "eval_mentions_used": len(dev),
+    }
+    return train, dev, build_kb, details
+
+
+def main() -> None:
+    args = parser().parse_args()
+    quiet_libraries()
+    train, dev, build_kb, details = dataset(args)
+    run("quality_medmentions", train, dev, build_kb, args, details)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from benchmarks.common import data_dir, quiet_libraries  # noqa: E402
 from benchmarks.quality_common import add_recipe_arguments, run  # noqa: E402
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--max-train", type=int, default=None, help="cap on training mentions (CPU runs)")
@@ -59,8 +59,11 @@ def main() -> None:
         same_name_filter=True,
         same_name_why="MEDIC: a shared name is a synonym",
     )
-    args = parser.parse_args()
-    quiet_libraries()
+    return parser
+
+
+def dataset(args: argparse.Namespace):
+    """(training mentions, evaluation mentions, build_kb, dataset details) for :func:`run`."""
     from xenc_toolkit.api import add_mention_names, expand_abbreviations, load_medic, read_pubtator
 
     root = data_dir()
@@ -84,20 +87,21 @@ def main() -> None:
         augmented, added = add_mention_names(kb, kept)  # surface strings: the same KB with --abbreviations
         return augmented, {"training_mention_names_added": added}
 
-    run(
-        "quality_ncbi_disease",
-        train,
-        dev,
-        build_kb,
-        args,
-        {
-            "train_mentions": len(train),
-            "dev_mentions": len(dev),
-            "kb": "MEDIC 2012-07-06",
-            "augmented": args.augment,
-            "abbreviations_expanded": expanded if args.abbreviations else None,
-        },
-    )
+    details = {
+        "train_mentions": len(train),
+        "dev_mentions": len(dev),
+        "kb": "MEDIC 2012-07-06",
+        "augmented": args.augment,
+        "abbreviations_expanded": expanded if args.abbreviations else None,
+    }
+    return train, dev, build_kb, details
+
+
+def main() -> None:
+    args = parser().parse_args()
+    quiet_libraries()
+    train, dev, build_kb, details = dataset(args)
+    run("quality_ncbi_disease", train, dev, build_kb, args, details)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ nothing else of the package), by stage:
   ``add_mention_names``, ``load_semantic_network``, ``normalize_name``;
 * retrieval: ``NameEncoder`` (and ``ResultSink``, where its batches land), ``DenseIndex``,
   ``TorchExactSearcher``, ``CandidateGenerator``, ``aggregate_to_concepts``;
-* mining: ``Miner``, ``resolve_gold``, ``save_mining``, ``load_candidate_lists``;
+* mining: ``Miner``, ``document_folds``, ``synonym_queries``, ``resolve_gold``, ``save_mining``, ``load_candidate_lists``;
 * training: ``XencCrossEncoderTrainer``, ``pretokenize_pairs``, ``PretokenizedPairCollator``,
   ``WeightedBinaryCrossEntropyLoss``, ``is_main_process``, ``world_size``;
 * reranking: ``PairScorer``, ``dedupe_pairs``, ``score_candidate_lists``, ``rerank_ranks``,
@@ -77,6 +77,8 @@ _EXPORTS = {
     "aggregate_to_concepts": "retrieval.candidates",
     # mining
     "Miner": "mining.pairs",
+    "document_folds": "mining.folds",
+    "synonym_queries": "mining.synonyms",
     "resolve_gold": "mining.pairs",
     "save_mining": "mining.pairs",
     "load_candidate_lists": "mining.pairs",
