@@ -3,6 +3,7 @@
 Output directory::
 
     checkpoint-N/        trainer checkpoints (model + optimiser, scheduler, RNG, step) for --resume
+    xenc_provenance.json the run's provenance record (the pairs it trains on; --resume checks it)
     runs/                TensorBoard logs (loss, learning rate, evaluator metrics)
     eval/                evaluator CSVs
     best/                plain CrossEncoder directory: the checkpoint with the best dev metric
@@ -40,7 +41,14 @@ from ..config import TrainConfig, dump_config
 from ..errors import XencError
 from ..evaluation.evaluators import LinkingEvaluator
 from ..mining.pairs import load_candidate_lists, load_pairs
-from ..reranker.model_dir import load_input_format, save_candidate_config, save_input_format, save_training_info
+from ..reranker.model_dir import (
+    check_input_format,
+    load_input_format,
+    save_candidate_config,
+    save_input_format,
+    save_provenance,
+    save_training_info,
+)
 from ..training.checkpoints import latest_checkpoint
 from ..training.data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
 from ..training.distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
@@ -52,6 +60,8 @@ from ..training.trainer import XencCrossEncoderTrainer
 from ..utils.hub import check_model_available
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
+from ..utils.provenance import new_record, read_record, write_record
+from .artefacts import check_resume_matches_pairs, model_provenance, training_provenance
 
 MAX_EVAL_LOSS_EXAMPLES = 20000
 
@@ -281,6 +291,7 @@ def _export(source_model_dir: Path | None, model, target: Path, cfg: TrainConfig
         if mining.exists() and (read_json(mining).get("config") or {}).get("candidates"):
             save_candidate_config(tmp, read_json(mining)["config"]["candidates"])
         save_training_info(tmp, {"config": dump_config(cfg), "versions": package_versions(), **extra})
+        save_provenance(tmp, new_record("model", **model_provenance(cfg, extra.get("kind", target.name))))
     return target
 
 
@@ -305,6 +316,7 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         resume_from = latest_checkpoint(output_dir)
         if resume_from is None:
             raise XencError(f"--resume: no checkpoint-* directory in {output_dir} to resume from")
+        check_resume_matches_pairs(cfg, output_dir)
         say(f"resuming from {resume_from}")
     elif latest_checkpoint(output_dir) is not None:
         say(
@@ -314,6 +326,10 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         if main:
             for old in output_dir.glob("checkpoint-*"):
                 shutil.rmtree(old, ignore_errors=True)
+    if Path(cfg.base_model).is_dir():  # fine-tuning an xenc model further: on pairs written as it reads them
+        check_input_format(cfg.base_model, cfg.pairs_dir, cfg.allow_mismatch)
+    if main and (not cfg.resume or read_record(output_dir) is None):
+        write_record(output_dir, new_record("training", **training_provenance(cfg)))
     barrier()
     set_seed(cfg.seed)
     # each process loads the model onto its own GPU (not all onto cuda:0)
