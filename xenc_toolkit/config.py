@@ -217,7 +217,16 @@ class TrainConfig(CommonConfig):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPUs that have it")
     gradient_checkpointing: bool = Field(False, description="trade compute for memory")
     eval_steps: int | None = Field(None, ge=1, description="evaluate every N steps (default: once per epoch)")
-    save_total_limit: int = Field(2, ge=1, description="checkpoints kept")
+    save_steps: int = Field(
+        500, ge=1, description="checkpoint every N updates (also after every evaluation and every save_minutes)"
+    )
+    save_minutes: float | None = Field(
+        10.0,
+        gt=0,
+        description="also checkpoint when this many minutes have passed since the last checkpoint, so a killed "
+        "run loses at most that much training (none: only every save_steps and at evaluations)",
+    )
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept (the best one is kept as well)")
     metric_for_best_model: str = Field("dev_acc@1", description="evaluator metric that selects best/")
     early_stopping_patience: int | None = Field(None, ge=1, description="stop after N evaluations without improvement")
     early_stopping_threshold: float = Field(0.0, ge=0, description="minimum improvement that resets patience")
@@ -230,7 +239,9 @@ class TrainConfig(CommonConfig):
     fast: bool = Field(True, description="pre-tokenised, length-grouped batches (same model, much faster)")
     compile: bool = Field(False, description="torch.compile the model (GPU)")
     dataloader_workers: int = Field(0, ge=0, description="data loader worker processes")
-    resume: bool = Field(False, description="continue from the last checkpoint in output_dir")
+    resume: bool = Field(
+        False, description="continue from the newest complete checkpoint in output_dir (incomplete ones are skipped)"
+    )
     allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
     report_to: list[str] = Field(["tensorboard"], description="trainer loggers ('tensorboard', 'none', ...)")
 

@@ -47,6 +47,32 @@ def _umask() -> int:
     return mask
 
 
+def fsync_directory(path: str | Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable; a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # Windows, or no permission to read it
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str | Path) -> None:
+    """fsync every file and directory under ``root`` (written by any library), deepest first."""
+    for current, _, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(current, name)
+            if os.path.islink(path):
+                continue
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_directory(current)
+
+
 def _publish(tmp: str, path: Path) -> None:
     """Give the temporary file normal permissions (mkstemp makes it 0600) and move it into place."""
     os.chmod(tmp, 0o666 & ~_umask())
