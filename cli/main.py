@@ -8,6 +8,7 @@ line and exit with code 2.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
@@ -114,9 +115,18 @@ def _quiet_third_party() -> None:
         pass
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``xenc`` console script."""
+    """Entry point of the ``xenc`` console script.
+
+    SIGTERM unwinds like Ctrl-C: temporary outputs are removed, worker processes are shut down,
+    and the command exits with one line (code 143; 130 for Ctrl-C).
+    """
     _quiet_third_party()
+    signal.signal(signal.SIGTERM, _terminate)
     app(args=argv)
 
 

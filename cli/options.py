@@ -232,6 +232,10 @@ def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callab
                 raise
             _print_error(console, f"{exc.filename}: {exc.strerror or exc}")
             raise typer.Exit(2) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (cli.main turns it into KeyboardInterrupt("SIGTERM"))
+            by = str(exc) or "SIGINT"
+            _print_error(console, f"interrupted ({by}); outputs being written were discarded, worker processes stopped")
+            raise typer.Exit(143 if by == "SIGTERM" else 130) from None
 
     command.__signature__ = build_signature(specs)
     command.__doc__ = model.__doc__

@@ -79,6 +79,12 @@ class CommonConfig(Section):
         return self
 
 
+ALLOW_MISMATCH_HELP = (
+    "run even when the artefacts combined (index, corpus, pairs, model, calibration) were made from different "
+    "inputs (KB, encoder, corpus, input format, model): a warning instead of an error"
+)
+
+
 class BuildIndexConfig(CommonConfig):
     """``xenc build-index``: embed every KB name and build the search index."""
 
@@ -161,6 +167,7 @@ class MineConfig(CommonConfig):
         "build-index add_training_mentions, or a KB built from a corpus) through an in-memory dense index of "
         "that KB built with the index's encoder; other splits against the full index (0 or 1 = off)",
     )
+    allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
 
 
 class TrainConfig(CommonConfig):
@@ -210,7 +217,16 @@ class TrainConfig(CommonConfig):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="'auto' = bf16 on GPUs that have it")
     gradient_checkpointing: bool = Field(False, description="trade compute for memory")
     eval_steps: int | None = Field(None, ge=1, description="evaluate every N steps (default: once per epoch)")
-    save_total_limit: int = Field(2, ge=1, description="checkpoints kept")
+    save_steps: int = Field(
+        500, ge=1, description="checkpoint every N updates (also after every evaluation and every save_minutes)"
+    )
+    save_minutes: float | None = Field(
+        10.0,
+        gt=0,
+        description="also checkpoint when this many minutes have passed since the last checkpoint, so a killed "
+        "run loses at most that much training (none: only every save_steps and at evaluations)",
+    )
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept (the best one is kept as well)")
     metric_for_best_model: str = Field("dev_acc@1", description="evaluator metric that selects best/")
     early_stopping_patience: int | None = Field(None, ge=1, description="stop after N evaluations without improvement")
     early_stopping_threshold: float = Field(0.0, ge=0, description="minimum improvement that resets patience")
@@ -223,7 +239,10 @@ class TrainConfig(CommonConfig):
     fast: bool = Field(True, description="pre-tokenised, length-grouped batches (same model, much faster)")
     compile: bool = Field(False, description="torch.compile the model (GPU)")
     dataloader_workers: int = Field(0, ge=0, description="data loader worker processes")
-    resume: bool = Field(False, description="continue from the last checkpoint in output_dir")
+    resume: bool = Field(
+        False, description="continue from the newest complete checkpoint in output_dir (incomplete ones are skipped)"
+    )
+    allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
     report_to: list[str] = Field(["tensorboard"], description="trainer loggers ('tensorboard', 'none', ...)")
 
 
@@ -249,6 +268,7 @@ class EvaluateConfig(CommonConfig):
     calibration_file: Path | None = Field(None, description="calibration.json (default: the one next to the model)")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
     html: bool = Field(True, description="also write report.html")
+    allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
 
 
 class CalibrateConfig(CommonConfig):
@@ -292,6 +312,7 @@ class CalibrateConfig(CommonConfig):
         description="also fit the weight w of 'reranker logit + w x retrieval score' on the split's lists "
         "(saved in the model directory; used by evaluate and the Linker)",
     )
+    allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
 
 
 class LinkConfig(CommonConfig):
@@ -312,6 +333,7 @@ class LinkConfig(CommonConfig):
     batch_size: int = Field(256, ge=1, description="pairs per scoring batch")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field("auto", description="inference precision")
     lenient: bool = Field(False, description="count and report bad input lines instead of stopping at the first")
+    allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
 
 
 class StatsConfig(CommonConfig):

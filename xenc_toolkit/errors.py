@@ -52,6 +52,10 @@ class IncompatibleArtifactError(XencError):
     """An index, model or cache was built for a different encoder/KB than the one in use."""
 
 
+class ArtifactMismatchError(IncompatibleArtifactError):
+    """Two artefacts a command combines were made from different inputs (their provenance records differ)."""
+
+
 @dataclass
 class SkipReport:
     """Counts lines skipped when lenient (``--corpus-lenient``, ``--kb-lenient``), by reason, keeping a few examples.

@@ -2,7 +2,9 @@
 
 It holds the chosen calibrator, the decision thresholds (per type / group / global),
 the high-confidence threshold, the cross-validation report and metadata. The model
-directory stays a plain CrossEncoder directory; this small JSON sits beside it.
+directory stays a plain CrossEncoder directory; this small JSON sits beside it. Its
+``metadata["provenance"]`` record names the model (and pairs) it was fitted on;
+:func:`load_model_calibration` refuses a calibration fitted on another model.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputFormatError, MissingInputError
-from ..reranker.model_dir import calibration_file
+from ..reranker.model_dir import calibration_file, load_provenance
 from ..utils.io import atomic_write_json
 from ..utils.lines import read_text
+from ..utils.provenance import Artefact, Check, require_match
 from .selection import Calibrator, calibrator_from_dict, score_probabilities, select_calibrator
 from .temperature import check_fit_inputs, sigmoid
 from .thresholds import ThresholdTable, best_threshold, fit_thresholds
@@ -199,9 +202,26 @@ def fit_calibration(
     )
 
 
-def load_model_calibration(model_dir: str | Path, calibration_file: str | Path | None = None) -> Calibration | None:
-    """The calibration saved in ``model_dir`` (or ``calibration_file``); None when the model has none."""
+def load_model_calibration(
+    model_dir: str | Path, calibration_file: str | Path | None = None, allow_mismatch: bool = False
+) -> Calibration | None:
+    """The calibration saved in ``model_dir`` (or ``calibration_file``); None when the model has none.
+
+    Raises:
+        ArtifactMismatchError: the calibration was fitted on another model (unless ``allow_mismatch``).
+    """
     path = Path(calibration_file) if calibration_file else _resolve(model_dir)
     if calibration_file and not path.exists():
         raise MissingInputError(path, "calibration file")
-    return Calibration.load(path) if path.exists() else None
+    if not path.exists():
+        return None
+    calibration = Calibration.load(path)
+    require_match(
+        Artefact("calibration", path, calibration.metadata.get("provenance")),
+        Artefact("model", model_dir, load_provenance(model_dir)),
+        [Check("model", "inputs.model.id", other_key="id", shown="inputs.model.path")],
+        allow=allow_mismatch,
+        remedy="its probabilities and thresholds were fitted on another model's scores; run xenc calibrate "
+        "for this model",
+    )
+    return calibration

@@ -20,7 +20,6 @@ from ..kb.semantic_types import load_semantic_network
 from ..mining.pairs import load_candidate_lists
 from ..reranker.model_dir import (
     calibration_file,
-    check_input_format,
     load_candidate_config,
     load_cross_encoder,
     save_confidence,
@@ -29,6 +28,7 @@ from ..reranker.model_dir import (
 from ..reranker.score_fusion import fit_fusion_weight
 from ..reranker.scorer import PairScorer
 from ..utils.progress import log
+from .artefacts import calibration_provenance, check_model_matches_pairs
 
 
 def calibration_split(cfg: CalibrateConfig) -> str:
@@ -41,7 +41,7 @@ def calibration_split(cfg: CalibrateConfig) -> str:
 
 def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
     model_dir = Path(cfg.model_dir)
-    check_input_format(model_dir, Path(cfg.pairs_dir))
+    check_model_matches_pairs(model_dir, Path(cfg.pairs_dir), cfg.allow_mismatch)
     cfg = cfg.model_copy(update={"split": calibration_split(cfg)})
     model = model or load_cross_encoder(model_dir)
     lists = load_candidate_lists(cfg.pairs_dir, cfg.split)
@@ -69,7 +69,12 @@ def calibrate(cfg: CalibrateConfig, model=None) -> dict[str, Any]:
         min_examples=cfg.min_examples,
         high_confidence_precision=cfg.high_confidence_precision,
         seed=cfg.seed,
-        metadata={"model_dir": str(model_dir), "pairs_dir": str(cfg.pairs_dir), "split": cfg.split},
+        metadata={
+            "model_dir": str(model_dir),
+            "pairs_dir": str(cfg.pairs_dir),
+            "split": cfg.split,
+            "provenance": calibration_provenance(model_dir, Path(cfg.pairs_dir), cfg.split),
+        },
     )
     path = Path(cfg.output_file) if cfg.output_file else calibration_file(model_dir)
     calibration.save(path)

@@ -39,7 +39,6 @@ from ..evaluation.selective import nil_metrics, selective_metrics
 from ..kb.semantic_types import load_semantic_network
 from ..mining.pairs import load_candidate_lists, load_pairs
 from ..reranker.model_dir import (
-    check_input_format,
     load_candidate_config,
     load_confidence_data,
     load_cross_encoder,
@@ -50,12 +49,13 @@ from ..reranker.score_fusion import fuse_scores
 from ..reranker.scorer import PairScorer
 from ..utils.io import atomic_write_json
 from ..utils.progress import log
+from .artefacts import check_model_matches_pairs
 
 
 def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     """Evaluate a trained CrossEncoder on a mined split; returns the results dict (also written to disk)."""
     model_dir, pairs_dir, out = Path(cfg.model_dir), Path(cfg.pairs_dir), Path(cfg.output_dir)
-    check_input_format(model_dir, pairs_dir)
+    check_model_matches_pairs(model_dir, pairs_dir, cfg.allow_mismatch)
     if cfg.split == "auto":
         available = set(load_candidate_lists(pairs_dir).keys())
         cfg = cfg.model_copy(update={"split": "test" if "test" in available else "dev"})
@@ -65,7 +65,7 @@ def evaluate(cfg: EvaluateConfig, model=None) -> dict[str, Any]:
     if cfg.split not in pairs:
         raise XencError(f"{pairs_dir}: no pairs for split {cfg.split!r} (available: {', '.join(pairs.keys())})")
     pair_ds = pairs[cfg.split]
-    calibration = load_model_calibration(model_dir, cfg.calibration_file)
+    calibration = load_model_calibration(model_dir, cfg.calibration_file, allow_mismatch=cfg.allow_mismatch)
 
     queries = lists["query"]
     cand_texts = lists["candidate_texts"]

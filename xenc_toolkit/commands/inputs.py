@@ -56,3 +56,11 @@ def by_split(mentions, splits: list[str]) -> dict[str, list]:
             "set corpus.split_files or corpus.bio_split"
         )
     return {s: grouped[s] for s in splits}
+
+
+def corpus_checksum(corpus_cfg) -> dict | None:
+    """The ``corpus`` field of a provenance record: the corpus file and split files, with the BIO split."""
+    from ..utils.provenance import files_checksum
+
+    paths = {"corpus": corpus_cfg.path, **{f"split:{k}": v for k, v in corpus_cfg.split_files.items()}}
+    return files_checksum(paths, bio_split=dict(corpus_cfg.bio_split))

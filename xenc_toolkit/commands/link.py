@@ -25,7 +25,12 @@ def link(cfg: LinkConfig) -> list:
             write_link_output([], [], cfg.output, cfg.output_format)
         return []
     linker = Linker.from_pretrained(
-        cfg.model_dir, cfg.index_dir, n_candidates=cfg.n_candidates, batch_size=cfg.batch_size, precision=cfg.precision
+        cfg.model_dir,
+        cfg.index_dir,
+        n_candidates=cfg.n_candidates,
+        batch_size=cfg.batch_size,
+        precision=cfg.precision,
+        allow_mismatch=cfg.allow_mismatch,
     )
     results = linker.link(
         [r.mention for r in records],

@@ -23,14 +23,17 @@ from ..mining.pairs import Miner, MiningResult, require_pairs, save_mining
 from ..mining.synonyms import merge_training_results, mine_synonym_queries, synonym_queries
 from ..retrieval import DenseIndex
 from ..utils.progress import log
+from .artefacts import check_corpus_matches_index, check_gold_ids_in_kb, pairs_provenance
 from .inputs import by_split, load_corpus
 
 
 def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> dict[str, Any]:
     """Candidates and pairs for the configured splits; writes ``cfg.output_dir``; returns the mining report."""
-    index = index or DenseIndex.load(cfg.index_dir)
+    index = index or DenseIndex.load(cfg.index_dir, allow_mismatch=cfg.allow_mismatch)
     if mentions_by_split is None:
+        check_corpus_matches_index(cfg, index)
         mentions_by_split = by_split(load_corpus(cfg.corpus, "mine"), cfg.splits)
+    check_gold_ids_in_kb(mentions_by_split, index, cfg)
     queries = None
     if cfg.synonym_queries.per_concept > 0:
         if "train" in mentions_by_split:
@@ -46,7 +49,13 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
     if queries:
         result = add_synonym_queries(result, index, queries, cfg)
     require_pairs(result)  # zero pairs: a clear error here, not an IndexError in xenc train
-    save_mining(result, cfg.output_dir, config=dump_config(cfg), index_manifest=index.manifest)
+    save_mining(
+        result,
+        cfg.output_dir,
+        config=dump_config(cfg),
+        index_manifest=index.manifest,
+        provenance=pairs_provenance(cfg, index),
+    )
     log(f"pairs written to {cfg.output_dir}")
     return result.report
 

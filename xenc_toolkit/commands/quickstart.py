@@ -25,7 +25,7 @@ from ..config import (
     dump_config,
 )
 from ..errors import XencError
-from ..utils.io import atomic_write_json
+from ..utils.io import atomic_directory, atomic_write_json
 from ..utils.progress import log
 from .calibrate import calibrate
 from .evaluate import evaluate
@@ -64,7 +64,18 @@ def quickstart_data(directory: Path) -> tuple[Path, Path]:
 
 
 def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
-    """build-index -> mine -> train -> calibrate -> evaluate on the bundled MedMentions slice, offline.
+    """:func:`run_quickstart` in a temporary sibling of ``cfg.output_dir`` that replaces it once complete, so
+    an interrupted or failed run leaves the previous output as it was (paths recorded inside the
+    artefacts name that temporary directory)."""
+    target = Path(cfg.output_dir)
+    with atomic_directory(target) as staging:
+        summary = run_quickstart(cfg, staging)
+    log(f"quickstart output in {target}")
+    return summary
+
+
+def run_quickstart(cfg: QuickstartConfig, out: Path) -> dict[str, Any]:
+    """build-index -> mine -> train -> calibrate -> evaluate on the bundled MedMentions slice, offline, into ``out``.
 
     Data: the first 1,500 sentences of MedMentions' official dev split (token BIO), in three
     contiguous blocks. The first 70% is the training portion: the KB is every CUI's distinct
@@ -82,7 +93,6 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
     from ..retrieval import DenseIndex
 
     started = time.perf_counter()
-    out = Path(cfg.output_dir)
     model = cfg.model or offline_model_path()
     timings: dict[str, float] = {}
 
@@ -181,7 +191,7 @@ def quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
     lap("evaluate", t)
     total = round(time.perf_counter() - started, 1)
     summary_out = {
-        "output_dir": str(out),
+        "output_dir": str(cfg.output_dir),
         "model": model,
         "retrieval_acc@1": results["linking_metrics"]["retrieval_acc@1"],
         "reranked_acc@1": results["linking_metrics"]["acc@1"],

@@ -2,7 +2,10 @@
 
 Output directory::
 
-    checkpoint-N/        trainer checkpoints (model + optimiser, scheduler, RNG, step) for --resume
+    checkpoint-N/        trainer checkpoints (model + optimiser, scheduler, RNG, step) for --resume, every
+                         save_steps updates, save_minutes and evaluation; each marked complete once written
+                         (xenc_checkpoint.json, see training.checkpoints)
+    xenc_provenance.json the run's provenance record (the pairs it trains on; --resume checks it)
     runs/                TensorBoard logs (loss, learning rate, evaluator metrics)
     eval/                evaluator CSVs
     best/                plain CrossEncoder directory: the checkpoint with the best dev metric
@@ -40,8 +43,15 @@ from ..config import TrainConfig, dump_config
 from ..errors import XencError
 from ..evaluation.evaluators import LinkingEvaluator
 from ..mining.pairs import load_candidate_lists, load_pairs
-from ..reranker.model_dir import load_input_format, save_candidate_config, save_input_format, save_training_info
-from ..training.checkpoints import latest_checkpoint
+from ..reranker.model_dir import (
+    check_input_format,
+    load_input_format,
+    save_candidate_config,
+    save_input_format,
+    save_provenance,
+    save_training_info,
+)
+from ..training.checkpoints import CheckpointCallback, checkpoint_dirs, latest_checkpoint
 from ..training.data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
 from ..training.distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
 from ..training.examples import training_lists, with_kind_weights
@@ -52,6 +62,8 @@ from ..training.trainer import XencCrossEncoderTrainer
 from ..utils.hub import check_model_available
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
+from ..utils.provenance import new_record, read_record, write_record
+from .artefacts import check_resume_matches_pairs, model_provenance, training_provenance
 
 MAX_EVAL_LOSS_EXAMPLES = 20000
 
@@ -241,9 +253,12 @@ def training_arguments(cfg: TrainConfig, n_train: int, has_eval: bool, n_process
         ),
         eval_strategy=strategy if has_eval else "no",
         eval_steps=cfg.eval_steps,
-        save_strategy=strategy,
-        save_steps=cfg.eval_steps,
-        save_total_limit=cfg.save_total_limit,
+        # every save_steps; CheckpointCallback adds one after every evaluation and every save_minutes, marks
+        # each complete, then keeps save_total_limit of them (the trainer's own rotation could delete the
+        # last complete checkpoint before the new one is marked)
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=None,
         metric_for_best_model=metric if has_eval else None,
         greater_is_better=not any(k in metric for k in ("loss", "ece", "brier")),
         load_best_model_at_end=False,
@@ -281,7 +296,12 @@ def _export(source_model_dir: Path | None, model, target: Path, cfg: TrainConfig
         if mining.exists() and (read_json(mining).get("config") or {}).get("candidates"):
             save_candidate_config(tmp, read_json(mining)["config"]["candidates"])
         save_training_info(tmp, {"config": dump_config(cfg), "versions": package_versions(), **extra})
+        save_provenance(tmp, new_record("model", **model_provenance(cfg, extra.get("kind", target.name))))
     return target
+
+
+def _step(checkpoint: Path) -> int:
+    return int(checkpoint.name.split("-")[1])
 
 
 def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> dict[str, Any]:
@@ -303,17 +323,33 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
     resume_from = None
     if cfg.resume:
         resume_from = latest_checkpoint(output_dir)
+        # newer than the newest complete one: being written when the run died
+        partial = [p for p in checkpoint_dirs(output_dir) if resume_from is None or _step(p) > _step(resume_from)]
         if resume_from is None:
-            raise XencError(f"--resume: no checkpoint-* directory in {output_dir} to resume from")
-        say(f"resuming from {resume_from}")
-    elif latest_checkpoint(output_dir) is not None:
+            found = (
+                f"its checkpoints are incomplete (written when the run died): {', '.join(p.name for p in partial)}"
+                if partial
+                else "it has no checkpoint-* directory"
+            )
+            raise XencError(f"--resume: no checkpoint to resume from in {output_dir}: {found}")
+        check_resume_matches_pairs(cfg, output_dir)
+        skipped = f"; incomplete, removed: {', '.join(p.name for p in partial)}" if partial else ""
+        say(f"resuming from {resume_from} (step {_step(resume_from)}, the newest complete checkpoint{skipped})")
+        if main:
+            for stale in partial:  # the resumed run writes them again
+                shutil.rmtree(stale, ignore_errors=True)
+    elif checkpoint_dirs(output_dir):
         say(
             f"{output_dir} has checkpoints from an earlier run; they are replaced (use --resume to continue)",
             style="yellow",
         )
         if main:
-            for old in output_dir.glob("checkpoint-*"):
+            for old in checkpoint_dirs(output_dir):
                 shutil.rmtree(old, ignore_errors=True)
+    if Path(cfg.base_model).is_dir():  # fine-tuning an xenc model further: on pairs written as it reads them
+        check_input_format(cfg.base_model, cfg.pairs_dir, cfg.allow_mismatch)
+    if main and (not cfg.resume or read_record(output_dir) is None):
+        write_record(output_dir, new_record("training", **training_provenance(cfg)))
     barrier()
     set_seed(cfg.seed)
     # each process loads the model onto its own GPU (not all onto cuda:0)
@@ -324,7 +360,7 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
     if evaluator is not None:
         data["evaluator"] = evaluator
     args = training_arguments(cfg, len(data["train"]), has_eval=data["evaluator"] is not None, n_processes=n_processes)
-    callbacks = list(callbacks or [])
+    callbacks = [CheckpointCallback(cfg.save_minutes, keep=cfg.save_total_limit), *(callbacks or [])]
     early_stopping = None
     if cfg.early_stopping_patience and data["evaluator"] is not None:
         early_stopping = EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold)

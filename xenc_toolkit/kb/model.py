@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from ..errors import IncompatibleArtifactError, MissingInputError
 from ..utils.io import atomic_directory, atomic_write_json, read_json, stable_hash
+from ..utils.provenance import kb_summary, new_record, write_record
 from .normalize import normalize_name
 from .semantic_types import SemanticNetwork, load_semantic_network
 
@@ -376,6 +377,7 @@ class KnowledgeBase:
                 }
             )
             atomic_write_json(tmp / "kb.json", meta)
+            write_record(tmp, new_record("kb", kb=kb_summary(self), sources=self.metadata.get("files")))
         return path
 
     @classmethod

@@ -27,12 +27,20 @@ import numpy as np
 from ..calibration import Calibration, load_model_calibration
 from ..calibration.confidence import LinkConfidence, candidate_softmax, load_link_confidence
 from ..reranker.formatting import format_candidate, format_query
-from ..reranker.model_dir import load_candidate_config, load_cross_encoder, load_fusion, load_input_format
+from ..reranker.model_dir import (
+    load_candidate_config,
+    load_cross_encoder,
+    load_fusion,
+    load_input_format,
+    load_provenance,
+)
 from ..reranker.score_fusion import fuse_scores
 from ..reranker.scorer import PairScorer, score_candidate_lists
 from ..retrieval.candidate_generator import CandidateGenerator
 from ..retrieval.dense_index import DenseIndex
+from ..retrieval.generators import GENERATORS
 from ..settings import CandidateConfig, InputFormatConfig
+from ..utils.provenance import Artefact, Check, read_record, require_match
 
 
 @dataclass
@@ -87,6 +95,25 @@ def split_context(mention: str, context) -> tuple[str, str]:
     return context[:at], context[at + len(mention) :]
 
 
+def check_model_matches_index(model_dir: Path, index_dir: str | Path, generator: str, allow: bool) -> None:
+    """The index must hold the KB the model was trained on and, for dense or fused candidates, be built
+    with the encoder that retrieved its training candidates (see :mod:`xenc_toolkit.utils.provenance`)."""
+    checks = [Check("KB checksum", "kb.checksum", shown="kb.source")]
+    if GENERATORS.entry(generator).meta.get("needs_dense_index"):
+        checks += [
+            Check("encoder", "encoder.identity", shown="encoder.name"),
+            Check("encoder pooling", "encoder.pooling"),
+        ]
+    require_match(
+        Artefact("model", model_dir, load_provenance(model_dir)),
+        Artefact("index", index_dir, read_record(index_dir)),
+        checks,
+        allow=allow,
+        remedy=f"the model was trained on {generator} candidates of another KB or encoder, so the index would "
+        "give it candidates unlike those it learnt to rank; link with the index its pairs were mined with",
+    )
+
+
 class Linker:
     """Links mentions with a trained CrossEncoder and a dense index (see module docstring)."""
 
@@ -123,15 +150,24 @@ class Linker:
         batch_size: int = 256,
         precision: str = "auto",
         calibration_file: str | Path | None = None,
+        allow_mismatch: bool = False,
     ) -> Linker:
-        """Load a model directory (plain CrossEncoder + xenc files) and an index directory."""
+        """Load a model directory (plain CrossEncoder + xenc files) and an index directory.
+
+        Raises:
+            ArtifactMismatchError: the index is for another KB than the model was trained on, or (dense and
+                fused candidates) was built with another encoder; the calibration was fitted on another
+                model; the index's encoder changed since it was built. ``allow_mismatch`` turns these
+                into warnings.
+        """
         model_dir = Path(model_dir)
-        model = load_cross_encoder(model_dir, device=device)
-        index = DenseIndex.load(index_dir, device=str(model.device))
         candidates = None
         if (saved := load_candidate_config(model_dir)) is not None:
             candidates = CandidateConfig.model_validate(saved)
         candidates = candidates or CandidateConfig(generator="dense")
+        model = load_cross_encoder(model_dir, device=device)
+        check_model_matches_index(model_dir, index_dir, candidates.generator, allow_mismatch)
+        index = DenseIndex.load(index_dir, device=str(model.device), allow_mismatch=allow_mismatch)
         if n_candidates:
             candidates = candidates.model_copy(update={"n_candidates": n_candidates})
         fusion = load_fusion(model_dir, candidates.model_dump())
@@ -140,7 +176,7 @@ class Linker:
             index,
             input_format=load_input_format(model_dir),
             candidates=candidates,
-            calibration=load_model_calibration(model_dir, calibration_file),
+            calibration=load_model_calibration(model_dir, calibration_file, allow_mismatch=allow_mismatch),
             confidence=load_link_confidence(model_dir),
             batch_size=batch_size,
             precision=precision,

@@ -8,6 +8,7 @@ Output directory (a ``datasets`` ``DatasetDict`` saved with ``save_to_disk``, pl
     pairs/mining_report.json       candidate recall per generator, pairs per negative kind, KB coverage
     pairs/<input format file>     how queries and candidates were written (reranker.model_dir)
     pairs/xenc_mining.json         the mining config and the index it used
+    pairs/xenc_provenance.json     the provenance record: KB, encoder, candidates, input format, index, corpus
 
 For plain sentence-transformers training, keep the three columns the stock losses
 expect: ``dataset.select_columns(["query", "candidate", "label"])``.
@@ -32,6 +33,7 @@ from ..retrieval.candidates import CandidateLists
 from ..settings import CandidateConfig, InputFormatConfig, NegativesConfig
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
+from ..utils.provenance import new_record, write_record
 from ..utils.rowsets import RowSets
 from .columns import KBColumns
 from .name_keys import NameKeys
@@ -240,10 +242,17 @@ class Miner:
 
 
 def save_mining(
-    result: MiningResult, output_dir: str | Path, config: Any = None, index_manifest: dict | None = None
+    result: MiningResult,
+    output_dir: str | Path,
+    config: Any = None,
+    index_manifest: dict | None = None,
+    provenance: dict | None = None,
 ) -> Path:
     """Write pairs, candidate lists, the report, the input format and ``xenc_mining.json`` (``config``: the
-    mining config, a dict or a pydantic model, ``index_manifest``: the index's) into ``output_dir``, atomically."""
+    mining config, a dict or a pydantic model, ``index_manifest``: the index's) into ``output_dir``, atomically.
+
+    ``provenance``: the fields of the pairs' provenance record (:mod:`xenc_toolkit.utils.provenance`).
+    """
     output_dir = Path(output_dir)
     with atomic_directory(output_dir) as tmp:
         result.pairs.save_to_disk(str(tmp))
@@ -257,6 +266,7 @@ def save_mining(
                 "index": index_manifest,
             },
         )
+        write_record(tmp, new_record("pairs", input_format=result.input_format.model_dump(), **(provenance or {})))
     return output_dir
 
 

@@ -14,6 +14,8 @@ file                        what                                                
 ``xenc_calibration.json``   probability calibration and per-type thresholds             ``xenc calibrate``
 ``xenc_fusion.json``        the reranker + retrieval score fusion weight                ``xenc calibrate``
 ``xenc_confidence.json``    P(top-1 correct) per linked mention, tiers, NIL threshold   ``xenc calibrate``
+``xenc_provenance.json``    the provenance record: the KB, encoder, candidates and      ``xenc train``
+                            input format of the pairs it was trained on, its config
 ==========================  ==========================================================  =================
 
 Every other module reads and writes them through the functions here.
@@ -24,9 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingInputError, XencError
+from ..errors import MissingInputError
 from ..settings import InputFormatConfig
 from ..utils.io import atomic_write_json, read_json
+from ..utils.provenance import Artefact, Check, read_record, require_match, write_record
 
 INPUT_FORMAT_FILE = "xenc_input_format.json"
 CANDIDATES_FILE = "xenc_candidates.json"
@@ -34,6 +37,7 @@ TRAINING_INFO_FILE = "xenc_training.json"
 CALIBRATION_FILE = "xenc_calibration.json"
 FUSION_FILE = "xenc_fusion.json"
 CONFIDENCE_FILE = "xenc_confidence.json"
+PROVENANCE_FILE = "xenc_provenance.json"
 
 # the candidate generator settings that must match for a fusion weight to apply
 _FUSION_KEYS = ("generator", "fusion", "rrf_k", "alpha")
@@ -53,15 +57,32 @@ def load_input_format(directory: str | Path) -> InputFormatConfig | None:
     return InputFormatConfig.model_validate(read_json(path))
 
 
-def check_input_format(model_dir: str | Path, pairs_dir: str | Path) -> None:
-    """Refuse a pairs directory mined with another text format than the model was trained with."""
+def check_input_format(model_dir: str | Path, pairs_dir: str | Path, allow_mismatch: bool = False) -> None:
+    """Refuse a pairs directory mined with another text format than the model was trained with
+    (:class:`~xenc_toolkit.errors.ArtifactMismatchError`; a warning with ``allow_mismatch``)."""
     model_fmt = load_input_format(model_dir)
     pairs_fmt = load_input_format(pairs_dir)
-    if model_fmt is not None and pairs_fmt is not None and model_fmt != pairs_fmt:
-        raise XencError(
-            f"{pairs_dir} was mined with input format {pairs_fmt.model_dump()} but the model in {model_dir} was "
-            f"trained with {model_fmt.model_dump()}; mine the evaluation split again with the model's format"
-        )
+    if model_fmt is None or pairs_fmt is None:
+        return
+    require_match(
+        Artefact("model", model_dir, {"input_format": model_fmt.model_dump()}, Path(model_dir) / INPUT_FORMAT_FILE),
+        Artefact("pairs", pairs_dir, {"input_format": pairs_fmt.model_dump()}, Path(pairs_dir) / INPUT_FORMAT_FILE),
+        [Check("input format", "input_format")],
+        allow=allow_mismatch,
+        remedy="the model would score texts written unlike those it was trained on; mine the split again with "
+        "the model's input format",
+    )
+
+
+# --------------------------------------------------------------------------- provenance
+def save_provenance(model_dir: str | Path, record: dict[str, Any]) -> Path:
+    """Write a model directory's provenance record (:mod:`xenc_toolkit.utils.provenance`)."""
+    return write_record(model_dir, record, PROVENANCE_FILE)
+
+
+def load_provenance(model_dir: str | Path) -> dict[str, Any] | None:
+    """A model directory's provenance record; None for a model trained before records existed."""
+    return read_record(model_dir, PROVENANCE_FILE)
 
 
 # --------------------------------------------------------------------------- candidates and training info

@@ -4,6 +4,8 @@ Layout of an index directory (written atomically)::
 
     manifest.json      encoder (name, revision, path, pooling, dim, normalisation), KB checksum,
                        counts, index type and parameters, creation time, xenc version
+    xenc_provenance.json  the provenance record (:mod:`xenc_toolkit.utils.provenance`): KB, encoder
+                       (with a checksum of a local encoder's files), source files, config
     embeddings.npy     float16 [n_names, dim], L2-normalised, row i = kb.names row i
     index.faiss        only for IVF / HNSW (Flat is rebuilt from the embeddings)
     kb/                the KnowledgeBase (Parquet), so later stages need not re-read UMLS
@@ -26,6 +28,8 @@ from ..settings import EncoderConfig, IndexConfig
 from ..utils.devices import resolve_device
 from ..utils.io import atomic_directory, atomic_write_json, read_json
 from ..utils.progress import log
+from ..utils.provenance import Artefact, Check, kb_summary, model_identity, new_record, read_record, require_match
+from ..utils.provenance import write_record as write_provenance
 from .encoder import NameEncoder
 from .search import FaissSearcher, Searcher, TorchExactSearcher, faiss_has_gpu
 
@@ -42,6 +46,8 @@ class DenseIndex:
     kb: KnowledgeBase
     searcher: Searcher
     loaded_encoder: NameEncoder | None = field(default=None, repr=False)  # the encoder() once loaded (or given)
+    provenance: dict[str, Any] | None = field(default=None, repr=False)
+    allow_mismatch: bool = field(default=False, repr=False)
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -53,8 +59,12 @@ class DenseIndex:
         output_dir: str | Path | None = None,
         encoder: NameEncoder | None = None,
         seed: int = 42,
+        provenance: dict[str, Any] | None = None,
     ) -> DenseIndex:
-        """Embed every name of ``kb`` and build the searcher; save to ``output_dir`` when given."""
+        """Embed every name of ``kb`` and build the searcher; save to ``output_dir`` when given.
+
+        ``provenance``: fields added to the index's provenance record (``corpus``, ``config``).
+        """
         if not kb.n_names:
             raise XencError(
                 f"{kb.metadata.get('path') or 'the KB'}: the KB has no names to index (empty after filters?)"
@@ -107,6 +117,18 @@ class DenseIndex:
             )
             if index_cfg.index_type == "ivf":
                 manifest["index"]["nlist"] = int(faiss_index.cpu_index.nlist)
+        record = None
+        if output_dir is not None:
+            info = encoder.info.to_dict()
+            info["identity"] = model_identity(info["name"], info["revision"], info["resolved_path"])
+            record = new_record(
+                "index",
+                kb=kb_summary(kb),
+                encoder=info,
+                index=manifest["index"],
+                sources=kb.metadata.get("files"),
+                **(provenance or {}),
+            )
         directory = None
         if output_dir is not None:
             directory = Path(output_dir)
@@ -116,6 +138,7 @@ class DenseIndex:
                     faiss_index.save(tmp / "index.faiss")
                 kb.save(tmp / "kb")
                 atomic_write_json(tmp / "manifest.json", manifest)
+                write_provenance(tmp, record)
             log(f"index written to {directory}")
         searcher = _make_searcher(embeddings16, manifest, index_cfg.backend, encoder.device, faiss_index)
         return cls(
@@ -125,6 +148,7 @@ class DenseIndex:
             kb=kb,
             searcher=searcher,
             loaded_encoder=encoder,
+            provenance=record,
         )
 
     # ------------------------------------------------------------------ load
@@ -138,8 +162,13 @@ class DenseIndex:
         device: str | None = None,
         nprobe: int | None = None,
         ef_search: int | None = None,
+        allow_mismatch: bool = False,
     ) -> DenseIndex:
-        """Load an index directory; refuse it if it was built with another encoder or KB."""
+        """Load an index directory; refuse it if it was built with another encoder or KB.
+
+        ``allow_mismatch``: when the index's encoder is loaded (:meth:`encoder`) and its files are no
+        longer those the index was built with, warn instead of refusing.
+        """
         directory = Path(directory)
         manifest_path = directory / "manifest.json"
         if not manifest_path.exists():
@@ -186,7 +215,15 @@ class DenseIndex:
                 ef_search=index_meta["ef_search"],
             )
         searcher = _make_searcher(embeddings, manifest, backend, resolve_device(device), faiss_index)
-        return cls(directory=directory, manifest=manifest, embeddings=embeddings, kb=kb, searcher=searcher)
+        return cls(
+            directory=directory,
+            manifest=manifest,
+            embeddings=embeddings,
+            kb=kb,
+            searcher=searcher,
+            provenance=read_record(directory),
+            allow_mismatch=allow_mismatch,
+        )
 
     # ------------------------------------------------------------------ use
     def encoder(self, device: str | None = None, dtype: str = "auto") -> NameEncoder:
@@ -198,6 +235,7 @@ class DenseIndex:
                 if info.get("resolved_path") and Path(info["resolved_path"]).exists()
                 else info["name"]
             )
+            self._check_encoder(source)
             self.loaded_encoder = NameEncoder(
                 source,
                 pooling=info["pooling"],
@@ -207,6 +245,22 @@ class DenseIndex:
                 revision=info.get("revision"),
             )
         return self.loaded_encoder
+
+    def _check_encoder(self, source: str) -> None:
+        """Refuse an encoder whose files changed since the index was built (say, tuned again into its directory)."""
+        built = (self.provenance or {}).get("encoder") or {}
+        if not built.get("identity"):
+            return
+        local = source if Path(source).is_dir() else None
+        now = {"encoder": {"name": source, "identity": model_identity(source, built.get("revision"), local)}}
+        require_match(
+            Artefact("index", self.directory, self.provenance),
+            Artefact("encoder", source, now, source=f"the files of {source} now"),
+            [Check("encoder", "encoder.identity", shown="encoder.name")],
+            allow=self.allow_mismatch,
+            remedy="the mentions would be embedded with another model than the KB names; rebuild the index "
+            "with this encoder (xenc build-index) or restore the encoder it was built with",
+        )
 
     @property
     def encoder_name(self) -> str:

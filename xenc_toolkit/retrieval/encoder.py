@@ -220,30 +220,45 @@ class NameEncoder:
         ``processes`` worker processes (:class:`~xenc_toolkit.utils.tokenize_pool.TokenizerPool`)."""
         out: queue.Queue = queue.Queue(maxsize=2)
         sentinel = object()
+        stop = threading.Event()  # the consumer stopped early (an error, Ctrl-C): end the thread and its pool
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
 
         def worker() -> None:
             try:
                 if processes:
                     with TokenizerPool(self._backend, self._pad_id, processes) as pool:
                         for start, padded, lengths in pool.map_chunks(texts, chunk_size):
-                            out.put(_sorted_chunk(padded, lengths, start))
+                            if not put(_sorted_chunk(padded, lengths, start)):
+                                return
                 else:
                     for start in range(0, len(texts), chunk_size):
-                        out.put(self._tokenize_chunk(texts[start : start + chunk_size], start))
+                        if not put(self._tokenize_chunk(texts[start : start + chunk_size], start)):
+                            return
             except BaseException as exc:  # surfaced in the consumer
-                out.put(exc)
-            out.put(sentinel)
+                put(exc)
+            put(sentinel)
 
         thread = threading.Thread(target=worker, daemon=True)
         thread.start()
-        while True:
-            item = out.get()
-            if item is sentinel:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        thread.join()
+        try:
+            while True:
+                item = out.get()
+                if item is sentinel:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join()  # the worker pool, if any, is shut down before this returns
 
     # ----------------------------------------------------------------- encoding
     def _batch_limits(self, batch_size: int, max_tokens: int | None) -> tuple[int, int]:

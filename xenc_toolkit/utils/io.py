@@ -8,11 +8,13 @@ where a complete one is expected.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -47,10 +49,53 @@ def _umask() -> int:
     return mask
 
 
+def fsync_directory(path: str | Path) -> None:
+    """Make a directory's entries (a rename, a new file) durable; a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # Windows, or no permission to read it
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str | Path) -> None:
+    """fsync every file and directory under ``root`` (written by any library), deepest first."""
+    for current, _, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(current, name)
+            if os.path.islink(path):
+                continue
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_directory(current)
+
+
 def _publish(tmp: str, path: Path) -> None:
-    """Give the temporary file normal permissions (mkstemp makes it 0600) and move it into place."""
+    """Give the temporary file normal permissions (mkstemp makes it 0600), move it into place, make the
+    rename durable (the file's data was fsynced before)."""
     os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
+    fsync_directory(path.parent)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two directories (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # no libc symbol (old glibc, musl)
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    done = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return done == 0
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
@@ -61,6 +106,8 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
     try:
         with os.fdopen(fd, "w", encoding=encoding) as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         _publish(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -80,6 +127,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         _publish(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -92,7 +141,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_directory(path: str | Path, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces ``path`` when the block succeeds.
 
-    On error the temporary directory is removed and ``path`` is left untouched.
+    The new directory's files are fsynced before it replaces the old one, which is swapped out
+    in one atomic step where the OS allows it (Linux), so ``path`` always holds a complete
+    directory, the old or the new one. On error (or Ctrl-C) the temporary directory is removed
+    and ``path`` is left untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,13 +154,17 @@ def atomic_directory(path: str | Path, overwrite: bool = True) -> Iterator[Path]
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp
-        if path.exists():
+        fsync_tree(tmp)
+        if path.exists() and _exchange(tmp, path):
+            shutil.rmtree(tmp, ignore_errors=True)  # now the old directory
+        elif path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+        fsync_directory(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
