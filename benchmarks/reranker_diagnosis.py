@@ -7,8 +7,8 @@ Every row is one run of the quality benchmark (:func:`benchmarks.quality_common.
 ``mine``, ``train``, ``calibrate``, ``evaluate`` through the command functions, stock recipe off) with the
 published recipe's flags plus the row's own; it records, per seed, the reranker alone, the fused ranking
 (reranker + fitted weight x retrieval), the held-out acc@1 that chooses the seed, and the retrieval
-figures, then the mean and spread. ``xenc evaluate``'s errors by cause (``error_causes``) of the
-recipe row's chosen seed give the error table. Rows (``--rows all`` runs them all; a GPU call of ten
+figures, then the mean and spread, and ``xenc evaluate``'s errors by cause (``error_causes``) of the
+row's first seed: the error table. Rows (``--rows all`` runs them all; a GPU call of ten
 minutes fits three or four NCBI rows with three one-epoch seeds, so split them over calls):
 
 =================  ==========================================================================
@@ -125,10 +125,9 @@ def main() -> None:
             train, dev, build_kb, details = module.dataset(row_args)
             path = run(f"row_{row}", train, dev, build_kb, row_args, details, results_dir=Path(work))
             entry = _row_figures(json.loads(path.read_text()))
-            if row == "recipe":  # the first seed's xenc evaluate output
-                causes = Path(row_args.work) / "results" / "evaluation_results.json"
-                if causes.exists():
-                    entry["error_causes"] = json.loads(causes.read_text()).get("error_causes")
+            causes = Path(row_args.work) / "results" / "evaluation_results.json"  # the first seed's evaluate
+            if causes.exists():
+                entry["error_causes"] = json.loads(causes.read_text()).get("error_causes")
         entry.update({"flags": " ".join(flags), "card": card(), "command": command_line()})
         result["rows"][row] = entry
         atomic_write_json(out_path, result)  # after every row: a call cut short keeps the rows done
