@@ -77,7 +77,11 @@ RENDERERS = {
 
 def _runner(command: Command):
     def run(cfg) -> None:
-        RENDERERS[command.name](command.run(cfg), cfg)
+        from xenc_toolkit.utils.distributed import is_main_process
+
+        result = command.run(cfg)
+        if is_main_process():  # under torchrun, rank 0 shows the result (the others may hold none)
+            RENDERERS[command.name](result, cfg)
 
     return run
 

@@ -60,27 +60,29 @@ class DenseIndex:
         encoder: NameEncoder | None = None,
         seed: int = 42,
         provenance: dict[str, Any] | None = None,
+        embeddings: np.ndarray | None = None,
     ) -> DenseIndex:
         """Embed every name of ``kb`` and build the searcher; save to ``output_dir`` when given.
 
         ``provenance``: fields added to the index's provenance record (``corpus``, ``config``).
+        ``embeddings``: the names already embedded with ``encoder`` (row i = ``kb.names`` row i, e.g.
+        gathered from the processes of a sharded run); they are not embedded again.
         """
         if not kb.n_names:
             raise XencError(
                 f"{kb.metadata.get('path') or 'the KB'}: the KB has no names to index (empty after filters?)"
             )
-        encoder = encoder or NameEncoder(
-            encoder_cfg.model,
-            pooling=encoder_cfg.pooling,
-            max_length=encoder_cfg.max_length,
-            device=encoder_cfg.device,
-            dtype=encoder_cfg.dtype,
-            revision=encoder_cfg.revision,
-            devices=encoder_cfg.devices,  # several GPUs encode the names together when listed
-        )
-        on = f" on {len(encoder.devices)} devices" if encoder.devices and len(encoder.devices) > 1 else ""
-        log(f"embedding {kb.n_names:,} names of {kb.n_concepts:,} concepts with {encoder_cfg.model}{on}")
-        embeddings = encoder.encode(kb.name_list, batch_size=encoder_cfg.batch_size, description="embedding KB names")
+        encoder = encoder or name_encoder(encoder_cfg)
+        if embeddings is None:
+            on = f" on {len(encoder.devices)} devices" if encoder.devices and len(encoder.devices) > 1 else ""
+            log(f"embedding {kb.n_names:,} names of {kb.n_concepts:,} concepts with {encoder_cfg.model}{on}")
+            embeddings = encoder.encode(
+                kb.name_list, batch_size=encoder_cfg.batch_size, description="embedding KB names"
+            )
+        elif embeddings.shape != (kb.n_names, encoder.dimension):
+            raise XencError(
+                f"{embeddings.shape} embeddings given for {kb.n_names} names of dimension {encoder.dimension}"
+            )
         embeddings16 = embeddings.astype(np.float16)
         manifest = {
             "format_version": INDEX_FORMAT_VERSION,
@@ -269,6 +271,19 @@ class DenseIndex:
     def search(self, query_embeddings, k: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` names: (scores [q, k], name ids [q, k])."""
         return self.searcher.search(query_embeddings, k, progress=progress)
+
+
+def name_encoder(encoder_cfg: EncoderConfig, device: str | None = None) -> NameEncoder:
+    """The :class:`NameEncoder` that ``encoder_cfg`` describes (on ``device`` when given)."""
+    return NameEncoder(
+        encoder_cfg.model,
+        pooling=encoder_cfg.pooling,
+        max_length=encoder_cfg.max_length,
+        device=device or encoder_cfg.device,
+        dtype=encoder_cfg.dtype,
+        revision=encoder_cfg.revision,
+        devices=encoder_cfg.devices,  # several GPUs encode the names together when listed
+    )
 
 
 def _same_model(requested: str, encoder_info: dict[str, Any]) -> bool:
