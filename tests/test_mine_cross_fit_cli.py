@@ -58,7 +58,7 @@ def data(ncbi_medic_slice, tmp_path_factory, tiny_st):
     assert result.exit_code == 0, result.output
     common = ["--index-dir", root / "index", *corpus_flags, "--candidates-n-candidates", 8, "-q"]
     plain = root / "runs" / "plain"
-    result = invoke("mine", *common, "--output-dir", plain)
+    result = invoke("mine", *common, "--output-dir", plain, "--cross-fit-folds", 0)
     assert result.exit_code == 0, result.output
     corpus_cfg = CorpusConfig(path=corpus, split_files={k: str(v) for k, v in split_files.items()})
     return {
@@ -268,7 +268,7 @@ def test_zero_folds_is_a_plain_run_and_tfidf_builds_no_index(data, monkeypatch):
 
     tfidf = [*data["common"], "--candidates-generator", "tfidf"]
     plain, crossed = data["root"] / "runs-tfidf" / "plain", data["root"] / "runs-tfidf" / "cross"
-    assert invoke("mine", *tfidf, "--output-dir", plain).exit_code == 0
+    assert invoke("mine", *tfidf, "--output-dir", plain, "--cross-fit-folds", 0).exit_code == 0
     result = invoke("mine", *tfidf, "--output-dir", crossed, "--cross-fit-folds", 2)
     assert result.exit_code == 0, result.output
     assert calls == []
@@ -305,3 +305,20 @@ def test_a_kb_without_mention_counts_is_a_clear_error(data, tiny_st, tmp_path):
     assert "add_training_mentions" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "on").exists()
     assert invoke("mine", *common, "--output-dir", tmp_path / "off", "--cross-fit-folds", 1).exit_code == 0
+    # the default (auto) does not cross-fit a KB without training-mention strings: a plain run
+    result = invoke("mine", *common, "--output-dir", tmp_path / "auto")
+    assert result.exit_code == 0, result.output
+    assert "cross_fitted" not in load_mining_report(tmp_path / "auto")
+
+
+def test_the_default_cross_fits_a_kb_that_carries_training_mentions(data, monkeypatch, encoder_loads):
+    """cross_fit_folds: auto -> 4 document folds when the index's KB holds training-mention strings."""
+    from xenc_toolkit.config import AUTO_CROSS_FIT_FOLDS
+
+    out = data["root"] / "runs" / "auto"
+    result = invoke("mine", *data["common"], "--output-dir", out)
+    assert result.exit_code == 0, result.output
+    assert f"cross-fitted in {AUTO_CROSS_FIT_FOLDS} document folds" in result.output  # the summary (-q)
+    report = load_mining_report(out)
+    assert report["cross_fitted"]["folds"] == AUTO_CROSS_FIT_FOLDS
+    assert same_columns(lists_of(out, "dev"), lists_of(data["plain"], "dev"))  # evaluation lists untouched

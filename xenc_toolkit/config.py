@@ -139,6 +139,10 @@ class TuneEncoderConfig(CommonConfig):
     corpus: CorpusConfig = CorpusConfig()
 
 
+# cross_fit_folds: 'auto' (xenc mine) folds when the index's KB carries training-mention strings
+AUTO_CROSS_FIT_FOLDS = 4
+
+
 class MineConfig(CommonConfig):
     """``xenc mine``: candidates and positive/negative pairs for each mention."""
 
@@ -159,13 +163,13 @@ class MineConfig(CommonConfig):
         "without that name (off by default: per_concept 0); only the train split; each fold builds a dense "
         "index of the KB (with the index's own encoder) when the generator is dense or fusion",
     )
-    cross_fit_folds: int = Field(
-        0,
-        ge=0,
+    cross_fit_folds: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        "auto",
         description="cross-fitted training lists: mine the train split in this many document folds, each "
         "against the index's KB without the fold's own training-mention strings (the KB must carry them: "
         "build-index add_training_mentions, or a KB built from a corpus) through an in-memory dense index of "
-        "that KB built with the index's encoder; other splits against the full index (0 or 1 = off)",
+        "that KB built with the index's encoder; other splits against the full index (0 or 1 = off); 'auto' = "
+        f"{AUTO_CROSS_FIT_FOLDS} when the index's KB carries training-mention strings, else off",
     )
     allow_mismatch: bool = Field(False, description=ALLOW_MISMATCH_HELP)
 
@@ -178,19 +182,22 @@ class TrainConfig(CommonConfig):
     base_model: str = Field(DEFAULT_CROSS_ENCODER_BASE, description="model to start from (name or path)")
     max_length: int = Field(128, ge=8, le=512, description="max tokens of a (query, candidate) pair")
     loss: str = Field(
-        "bce",
-        description="pointwise BCE, listwise softmax CE, or LambdaLoss",
+        "listwise",
+        description="listwise softmax CE over each mention's candidate list (the measured recipe), pointwise BCE, "
+        "or LambdaLoss",
         json_schema_extra={"registry": LOSS_REGISTRY},
     )
     pos_weight: float | None = Field(None, gt=0, description="BCE weight of positives (none = 1)")
     kind_weights: dict[str, float] = Field(
         {}, description="per-negative-kind sample weights for BCE, e.g. {hard: 1.0, type: 0.5, random: 0.25}"
     )
-    list_size: int = Field(16, ge=2, description="candidates per mention in listwise training")
-    learning_rate: float = Field(2e-5, gt=0, description="peak learning rate")
+    list_size: int = Field(8, ge=2, description="candidates per mention in listwise training")
+    learning_rate: float = Field(5e-5, gt=0, description="peak learning rate")
     warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps with linear warm-up")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
-    batch_size: int = Field(64, ge=1, description="pairs (or mentions, listwise) per device per step")
+    batch_size: int = Field(
+        16, ge=1, description="mentions per device per step (listwise, lambda: x list_size pairs); pairs for bce"
+    )
     gradient_accumulation_steps: int = Field(1, ge=1, description="steps accumulated per optimiser update")
     length_bucket_tokens: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
         "auto",

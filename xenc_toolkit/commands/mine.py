@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import MineConfig, dump_config
+import pyarrow.compute as pc
+
+from ..config import AUTO_CROSS_FIT_FOLDS, MineConfig, dump_config
 from ..corpora.mention import Mention
 from ..errors import XencError
 from ..kb.model import KnowledgeBase
@@ -34,6 +36,7 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
         check_corpus_matches_index(cfg, index)
         mentions_by_split = by_split(load_corpus(cfg.corpus, "mine"), cfg.splits)
     check_gold_ids_in_kb(mentions_by_split, index, cfg)
+    cfg = _resolve_cross_fit(cfg, index, mentions_by_split)
     queries = None
     if cfg.synonym_queries.per_concept > 0:
         if "train" in mentions_by_split:
@@ -58,6 +61,27 @@ def mine(cfg: MineConfig, index=None, mentions_by_split: dict | None = None) -> 
     )
     log(f"pairs written to {cfg.output_dir}")
     return result.report
+
+
+def _resolve_cross_fit(cfg: MineConfig, index, mentions_by_split: dict) -> MineConfig:
+    """``cross_fit_folds: auto``: AUTO_CROSS_FIT_FOLDS folds when the index's KB carries training-mention
+    strings (each training list would otherwise find its own string: an exact match the evaluation
+    mentions do not get) and the train split has enough documents for them; else off."""
+    if cfg.cross_fit_folds != "auto":
+        return cfg
+    folds = 0
+    names = index.kb.names
+    train = mentions_by_split.get("train") or []
+    if "mentions" in names.column_names and train:
+        carries = bool(pc.any(pc.greater(names.column("mentions"), 0)).as_py())
+        documents = len({m.doc_id for m in train})
+        if carries and documents >= AUTO_CROSS_FIT_FOLDS:
+            folds = AUTO_CROSS_FIT_FOLDS
+            log(
+                f"cross-fitting the training lists in {folds} document folds: the index's KB carries "
+                "training-mention strings (cross_fit_folds: auto; 0 turns it off)"
+            )
+    return cfg.model_copy(update={"cross_fit_folds": folds})
 
 
 def mine_index_cross_fitted(index, mentions_by_split: dict[str, Sequence[Mention]], cfg: MineConfig) -> MiningResult:

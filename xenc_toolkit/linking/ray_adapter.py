@@ -5,7 +5,7 @@
     import ray
     from xenc_toolkit.linking.ray_adapter import link_dataset
 
-    ray.init()  # or ray.init(address="auto") on a cluster started with `ray start --head`
+    ray.init()  # or ray.init(address="auto") on a running Ray cluster (README: On a cluster)
     mentions = ray.data.read_parquet("s3://bucket/mentions/")  # id, mention[, left_context, right_context][, types]
     links = link_dataset(mentions, "runs/model/best", "runs/index", num_gpus_per_actor=1, concurrency=8)
     links.write_parquet("s3://bucket/links/")
