@@ -240,7 +240,27 @@ def test_mining_that_yields_no_pairs_fails_clearly(tmp_path, tsv_index):
         out,
         "-q",
     )
-    single_error(result, "split 'train' produced no pairs", "MESH:D001241", "id_prefix")
+    # the provenance check stops it first: none of the corpus's gold ids is in the index's KB
+    message = single_error(result, "MESH:D001241", "--allow-mismatch")
+    assert str(tsv_index) in message
+    assert not out.exists()
+    # run anyway: mining then finds no gold candidate, and says so instead of writing empty pairs
+    result = invoke(
+        "mine",
+        "--index-dir",
+        tsv_index,
+        "--corpus-path",
+        corpus,
+        "--corpus-split-files",
+        splits,
+        "--output-dir",
+        out,
+        "--allow-mismatch",
+        "-q",
+    )
+    assert result.exit_code == 2, result.output
+    assert "split 'train' produced no pairs" in result.output and "id_prefix" in result.output
+    assert "Traceback" not in result.output
     assert not out.exists()
 
 

@@ -177,6 +177,7 @@ def test_ddp_outputs_are_written_once(ddp_run):
         "final",
         "runs",
         "training_summary.json",
+        "xenc_provenance.json",  # the training run's record, written once (rank 0)
     ]
     assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".")]  # no leftovers
     logs = (ddp_run["stdout"] + ddp_run["stderr"]).splitlines()
@@ -245,7 +246,9 @@ def test_a_fixed_global_batch_gives_every_launch_the_same_examples(tmp_path, tin
     driver.write_text(BATCH_TRACER)
     env = _cpu_env(quiet=True)
     train = ["train", "--pairs-dir", str(tiny_pipeline["pairs"]), "--base-model", str(tiny_bert)]
-    train += ["--max-length", "48", "--global-batch-size", "8", "--max-steps", "3", "--dev-split", "none"]
+    # bce: the global batch counts pairs (listwise, the default, counts whole candidate lists)
+    train += ["--loss", "bce", "--max-length", "48", "--global-batch-size", "8", "--max-steps", "3"]
+    train += ["--dev-split", "none"]
     train += ["--seed", "0", "--report-to", "none"]
     launches = {
         1: [sys.executable, str(driver)],
