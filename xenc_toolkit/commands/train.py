@@ -51,6 +51,7 @@ from ..training.schedule import package_versions, resolve_precision, schedule_ar
 from ..training.trainer import XencCrossEncoderTrainer
 from ..utils.hub import check_model_available
 from ..utils.io import atomic_directory, atomic_write_json, read_json
+from ..utils.library_logs import quiet_loading
 from ..utils.progress import log
 
 MAX_EVAL_LOSS_EXAMPLES = 20000
@@ -92,13 +93,14 @@ def build_model(cfg: TrainConfig, device: str | None = None):
     try:
         # fp32 master weights whatever the checkpoint's storage dtype (transformers 5 loads "auto": an
         # fp16-stored base would otherwise train in fp16); bf16/fp16 come from autocast (--precision)
-        return CrossEncoder(
-            cfg.base_model,
-            num_labels=1,
-            max_length=cfg.max_length,
-            device=device,
-            model_kwargs={"dtype": torch.float32},
-        )
+        with quiet_loading():  # a new head's "LOAD REPORT" of missing keys is expected: --verbose shows it
+            return CrossEncoder(
+                cfg.base_model,
+                num_labels=1,
+                max_length=cfg.max_length,
+                device=device,
+                model_kwargs={"dtype": torch.float32},
+            )
     except OSError as exc:
         raise XencError(f"cannot load base model {cfg.base_model!r}: {str(exc).splitlines()[0]}") from exc
 

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import MissingInputError, XencError
 from ..settings import InputFormatConfig
 from ..utils.io import atomic_write_json, read_json
+from ..utils.library_logs import quiet_loading
 
 INPUT_FORMAT_FILE = "xenc_input_format.json"
 CANDIDATES_FILE = "xenc_candidates.json"
@@ -128,4 +129,5 @@ def load_cross_encoder(model_dir: str | Path, device: str | None = None):
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").exists():
         raise MissingInputError(model_dir, "CrossEncoder model directory (run `xenc train` first)")
-    return CrossEncoder(str(model_dir), device=device)
+    with quiet_loading():
+        return CrossEncoder(str(model_dir), device=device)

@@ -41,6 +41,7 @@ from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.devices import resolve_device, resolve_devices, resolve_dtype
 from ..utils.hub import check_model_available
+from ..utils.library_logs import quiet_loading
 from ..utils.progress import progress_bar
 from ..utils.tokenize_pool import TokenizerPool, padded_ids, token_ids
 from ..utils.tokenizers import private_rust_tokenizer
@@ -128,11 +129,12 @@ class NameEncoder:
         normalize = True
         check_model_available(model, revision, "encoder")  # seconds, not a minute of Hub retries, when offline
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
-            try:
-                self.model = AutoModel.from_pretrained(model, revision=revision, add_pooling_layer=False)
-            except TypeError:  # architectures without a pooler
-                self.model = AutoModel.from_pretrained(model, revision=revision)
+            with quiet_loading():  # an unused pooler's "LOAD REPORT": --verbose shows it
+                self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+                try:
+                    self.model = AutoModel.from_pretrained(model, revision=revision, add_pooling_layer=False)
+                except TypeError:  # architectures without a pooler
+                    self.model = AutoModel.from_pretrained(model, revision=revision)
         except OSError as exc:
             raise XencError(f"cannot load encoder {model!r}: {str(exc).splitlines()[0]}") from exc
         self.pooling = resolve_pooling(model, pooling)
