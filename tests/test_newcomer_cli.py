@@ -1,9 +1,11 @@
 """The frictions of a first day with the CLI: --help at the terminal's width with each default once,
---quiet/--verbose, the option syntax of map and list flags."""
+--quiet/--verbose, the option syntax of map and list flags, namespaced MEDIC ids and readable
+quickstart names."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,6 +13,7 @@ from typer.testing import CliRunner
 from xenc_toolkit.cli.main import app
 from xenc_toolkit.config import COMMAND_CONFIGS
 
+DATA = Path(__file__).resolve().parent / "data"
 runner = CliRunner()
 
 
@@ -107,3 +110,46 @@ def test_a_verbose_detail_shows_only_under_verbose(capsys):
     err = capsys.readouterr().err
     assert "a detail [not markup]" not in err
     assert "a status line" in err and "a detail [shown]" in err
+
+
+# --------------------------------------------------------------------------- MEDIC ids
+def test_medic_ids_carry_their_namespace_and_bare_gold_ids_still_match():
+    from xenc_toolkit.corpora import read_pubtator
+    from xenc_toolkit.evaluation.corpus_stats import corpus_stats
+    from xenc_toolkit.kb import load_medic
+
+    kb = load_medic(DATA / "dictionaries" / "medic_sample.txt")
+    ids = set(kb.concept_ids)
+    assert {"MESH:D001249", "MESH:D006973", "OMIM:260350", "OMIM:607677"} <= ids
+    assert not any(re.fullmatch(r"[CD]\d{6}|\d{6}", i) for i in ids)  # no bare MeSH or OMIM id left
+    assert kb.resolve("D001249") == kb.resolve("MESH:D001249") == kb.resolve("600807")  # alt OMIM id
+    mentions = [m for d in read_pubtator(DATA / "corpora" / "ncbi_sample.txt") for m in d.mentions]
+    stats = corpus_stats(mentions, kb)
+    kb_part = stats.get("kb") or stats
+    assert all(cid not in ("MESH:" + src) for src, cid in kb_part.get("mapped_examples", []))
+
+
+# --------------------------------------------------------------------------- quickstart names
+def test_quickstart_kb_prefers_full_names_over_abbreviations(mm_kb):
+    from xenc_toolkit.kb.readable_names import is_abbreviation_of
+
+    preferred = mm_kb.preferred_names
+    names_of: dict[int, list[str]] = {}
+    for row, concept in enumerate(mm_kb.name_concept.tolist()):
+        names_of.setdefault(concept, []).append(mm_kb.name_list[row])
+    changed = 0
+    for concept, names in names_of.items():
+        name = preferred[concept]
+        assert name in names
+        assert not any(is_abbreviation_of(name, other) for other in names), (name, names)
+        changed += name != names[0]
+    assert changed > 0  # real MedMentions has concepts whose most frequent form is an abbreviation
+
+
+def test_readable_name_is_deterministic():
+    from xenc_toolkit.kb.readable_names import readable_name
+
+    forms = {"mi": 5, "myocardial infarction": 2, "heart attack": 2}
+    assert readable_name(forms) == "myocardial infarction"
+    assert readable_name(dict(reversed(list(forms.items())))) == "myocardial infarction"
+    assert readable_name({"copd": 3}) == "copd"
