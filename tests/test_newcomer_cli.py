@@ -1,6 +1,6 @@
 """The frictions of a first day with the CLI: --help at the terminal's width with each default once,
---quiet/--verbose, the option syntax of map and list flags, namespaced MEDIC ids and readable
-quickstart names."""
+--quiet/--verbose, the option syntax of map and list flags, namespaced MEDIC ids, readable
+quickstart names and the TF-IDF matrix saved beside the index."""
 
 from __future__ import annotations
 
@@ -153,3 +153,38 @@ def test_readable_name_is_deterministic():
     assert readable_name(forms) == "myocardial infarction"
     assert readable_name(dict(reversed(list(forms.items())))) == "myocardial infarction"
     assert readable_name({"copd": 3}) == "copd"
+
+
+# --------------------------------------------------------------------------- xenc link
+def test_tfidf_matrix_is_built_once_beside_the_index(tmp_path, tiny_pipeline, monkeypatch):
+    import shutil
+
+    import numpy as np
+
+    from xenc_toolkit.retrieval import DenseIndex
+    from xenc_toolkit.retrieval import tfidf as tfidf_module
+    from xenc_toolkit.retrieval.candidate_generator import CandidateGenerator
+    from xenc_toolkit.settings import CandidateConfig
+
+    index_dir = shutil.copytree(tiny_pipeline["index"], tmp_path / "index", ignore=shutil.ignore_patterns("tfidf"))
+    index = DenseIndex.load(index_dir)
+    fits = []
+    original = tfidf_module.TfidfIndex.__init__
+
+    def counting(self, names, *args, **kwargs):
+        if len(names) > 1:
+            fits.append(len(names))
+        original(self, names, *args, **kwargs)
+
+    monkeypatch.setattr(tfidf_module.TfidfIndex, "__init__", counting)
+    cfg = CandidateConfig(generator="tfidf", n_candidates=5)
+    queries = ["aspirin", "heart attack", "cancer of the lung"]
+    first = CandidateGenerator(index.kb, cfg, dense_index=index).tfidf.search(queries, 5)
+    assert fits == [index.kb.n_names] and len(list((index_dir / "tfidf").iterdir())) == 1
+    again = CandidateGenerator(index.kb, cfg, dense_index=DenseIndex.load(index_dir)).tfidf.search(queries, 5)
+    assert fits == [index.kb.n_names]  # loaded, not refitted
+    np.testing.assert_array_equal(first[1], again[1])
+    np.testing.assert_allclose(first[0], again[0], rtol=1e-6)
+    other = cfg.model_copy(update={"tfidf_ngram_min": 2})
+    assert CandidateGenerator(index.kb, other, dense_index=index).tfidf.n == index.kb.n_names  # another entry
+    assert len(fits) == 2 and len(list((index_dir / "tfidf").iterdir())) == 2
