@@ -1,6 +1,6 @@
 """The frictions of a first day with the CLI: --help at the terminal's width with each default once,
 --quiet/--verbose, the option syntax of map and list flags, namespaced MEDIC ids, readable
-quickstart names and the TF-IDF matrix saved beside the index."""
+quickstart names, the TF-IDF matrix saved beside the index and the CPU training heads-up."""
 
 from __future__ import annotations
 
@@ -188,3 +188,25 @@ def test_tfidf_matrix_is_built_once_beside_the_index(tmp_path, tiny_pipeline, mo
     other = cfg.model_copy(update={"tfidf_ngram_min": 2})
     assert CandidateGenerator(index.kb, other, dense_index=index).tfidf.n == index.kb.n_names  # another entry
     assert len(fits) == 2 and len(list((index_dir / "tfidf").iterdir())) == 2
+
+
+# --------------------------------------------------------------------------- CPU training heads-up
+def test_training_on_cpu_logs_a_heads_up_with_an_estimate(tmp_path, tiny_bert, tiny_pipeline, monkeypatch):
+    from xenc_toolkit.commands import train as run_module
+    from xenc_toolkit.config import TrainConfig
+
+    said = []
+    monkeypatch.setattr(run_module, "log", lambda message, **kw: said.append(message))
+    cfg = TrainConfig(
+        pairs_dir=tiny_pipeline["pairs"],
+        output_dir=tmp_path / "model",
+        base_model=str(tiny_bert),
+        max_length=32,
+        batch_size=16,
+        max_steps=2,
+        dev_split="none",
+        report_to=["none"],
+    )
+    run_module.train(cfg)
+    line = next(m for m in said if m.startswith("training on the CPU"))
+    assert re.search(r"about [\d.]+ s per step x 2 steps", line) and "GB of memory" in line and "GPU is advised" in line

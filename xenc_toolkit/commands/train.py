@@ -34,6 +34,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..config import TrainConfig, dump_config
@@ -42,6 +43,7 @@ from ..evaluation.evaluators import LinkingEvaluator
 from ..mining.pairs import load_candidate_lists, load_pairs
 from ..reranker.model_dir import load_input_format, save_candidate_config, save_input_format, save_training_info
 from ..training.checkpoints import latest_checkpoint
+from ..training.cpu_estimate import heads_up
 from ..training.data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
 from ..training.distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
 from ..training.examples import training_lists, with_kind_weights
@@ -286,6 +288,18 @@ def _export(source_model_dir: Path | None, model, target: Path, cfg: TrainConfig
     return target
 
 
+def _cpu_heads_up(cfg: TrainConfig, model, train_ds, batch_size: int) -> str:
+    """The expected time and memory of this run on the CPU (:mod:`~xenc_toolkit.training.cpu_estimate`)."""
+    per_step = batch_size * cfg.gradient_accumulation_steps
+    if "length" in train_ds.column_names:  # tokens per example (per list, listwise), from the fast path
+        lengths = train_ds["length"]
+        tokens = float(np.mean(lengths)) if len(lengths) else float(cfg.max_length)
+    else:
+        tokens = float(cfg.max_length) * (cfg.list_size if LOSSES.entry(cfg.loss).meta["inputs"] == "lists" else 1)
+    steps = cfg.max_steps or max(1, math.ceil(math.ceil(len(train_ds) / per_step) * cfg.epochs))
+    return heads_up(model.model, tokens * per_step, steps)
+
+
 def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> dict[str, Any]:
     """Fine-tune and export ``best/`` and ``final/``; returns a summary (metrics, paths, throughput).
 
@@ -358,6 +372,8 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         f"{f' = {batch_size} per device' if global_batch != batch_size else ''}{processes}, "
         f"{'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'})"
     )
+    if main and model.device.type == "cpu":
+        say(_cpu_heads_up(cfg, model, data["train"], batch_size), style="yellow")
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     summary: dict[str, Any] = {
