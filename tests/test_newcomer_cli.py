@@ -1,10 +1,11 @@
 """The frictions of a first day with the CLI: --help at the terminal's width with each default once,
---quiet/--verbose, the option syntax of map and list flags, namespaced MEDIC ids, readable
+--quiet/--verbose, the option syntax of map and list flags, one corpus file per split, namespaced MEDIC ids, readable
 quickstart names, the TF-IDF matrix saved beside the index and the CPU training heads-up."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,8 @@ def test_map_and_list_options_take_key_value_pairs_or_the_configs_yaml_syntax():
 
     specs = flatten(MineConfig)
     for given in ("train=a.txt,dev=b.txt", "{train: a.txt, dev: b.txt}"):
-        overrides = overrides_from_kwargs(specs, {"corpus__split_files": given})
-        assert overrides["corpus.split_files"] == {"train": "a.txt", "dev": "b.txt"}
+        overrides = overrides_from_kwargs(specs, {"corpus__split_files": given, "corpus__files": given})
+        assert overrides["corpus.split_files"] == overrides["corpus.files"] == {"train": "a.txt", "dev": "b.txt"}
     for given in ("train,dev", "[train, dev]"):
         assert overrides_from_kwargs(specs, {"splits": given})["splits"] == ["train", "dev"]
     with pytest.raises(ConfigError, match="--corpus-split-files"):
@@ -110,6 +111,54 @@ def test_a_verbose_detail_shows_only_under_verbose(capsys):
     err = capsys.readouterr().err
     assert "a detail [not markup]" not in err
     assert "a status line" in err and "a detail [shown]" in err
+
+
+# --------------------------------------------------------------------------- corpus.files
+def _split_ncbi(tmp_path) -> dict[str, Path]:
+    blocks = [b for b in (DATA / "corpora" / "ncbi_sample.txt").read_text().split("\n\n") if b.strip()]
+    blocks = list({b.strip().split("|", 1)[0]: b.strip() for b in reversed(blocks)}.values())[::-1]  # one per PMID
+    files = {}
+    for split, part in (("train", blocks[:3]), ("dev", blocks[3:4]), ("test", blocks[4:])):
+        files[split] = tmp_path / f"{split}.txt"
+        files[split].write_text("\n\n".join(part) + "\n\n")
+    return files
+
+
+def test_one_corpus_file_per_split(tmp_path):
+    from xenc_toolkit.commands.inputs import load_corpus
+    from xenc_toolkit.config import StatsConfig, load_config
+
+    files = _split_ncbi(tmp_path)
+    flag = ",".join(f"{split}={path}" for split, path in files.items())
+    cfg = load_config(StatsConfig, None, {"corpus.files": dict(item.split("=") for item in flag.split(","))})
+    mentions = load_corpus(cfg.corpus, "stats")
+    by_split = Counter(m.split for m in mentions)
+    assert set(by_split) == {"train", "dev", "test"} and all(by_split.values())
+    docs = {split: {m.doc_id for m in mentions if m.split == split} for split in by_split}
+    assert not (docs["train"] & docs["test"]) and not (docs["train"] & docs["dev"])
+    result = invoke("stats", "--corpus-files", flag, "--kb-path", DATA / "dictionaries" / "medic_sample.txt", "-q")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_document_in_two_split_files_is_an_error(tmp_path):
+    files = _split_ncbi(tmp_path)
+    files["test"].write_text(files["train"].read_text())  # the training documents again, as test
+    flag = ",".join(f"{split}={path}" for split, path in files.items())
+    result = invoke("stats", "--corpus-files", flag)
+    assert result.exit_code == 2
+    assert "is also in split 'train'" in result.output and str(files["test"]) in result.output
+    result = invoke("stats", "--corpus-files", flag, "--corpus-path", files["train"])
+    assert result.exit_code == 2 and "--corpus-files" in result.output and "--corpus-path" in result.output
+
+
+def test_bio_files_per_split_keep_their_sentences_apart(tmp_path):
+    from xenc_toolkit.corpora import load_corpus
+    from xenc_toolkit.settings import CorpusConfig
+
+    sample = DATA / "corpora" / "medmentions_bio_sample.tsv"
+    mentions = load_corpus(CorpusConfig(files={"train": sample, "test": sample}, lenient=True))
+    ids = [m.mention_id for m in mentions]
+    assert len(ids) == len(set(ids)) and {m.doc_id.split("/")[0] for m in mentions} == {"train", "test"}
 
 
 # --------------------------------------------------------------------------- MEDIC ids
