@@ -1,14 +1,16 @@
-"""The frictions of a first day with the CLI: --help at the terminal's width with each default once,
+"""The frictions of a first day with the CLI: stats from a pipeline config before build-index, --help at the terminal's width with each default once,
 --quiet/--verbose, the option syntax of map and list flags, one corpus file per split, namespaced MEDIC ids, readable
 quickstart names, the TF-IDF matrix saved beside the index and the CPU training heads-up."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from xenc_toolkit.cli.main import app
@@ -20,6 +22,34 @@ runner = CliRunner()
 
 def invoke(*args, columns: str = "200"):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env={"COLUMNS": columns})
+
+
+# --------------------------------------------------------------------------- stats -c
+def test_stats_takes_corpus_and_kb_from_a_pipeline_config_without_a_stats_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the index_dir "idx" does not exist
+    config = tmp_path / "pipeline.yaml"
+    corpus = {
+        "path": str(DATA / "corpora" / "medmentions_sample.pubtator"),
+        "split_files": {
+            "train": str(DATA / "corpora" / "medmentions_pmids_train.txt"),
+            "dev": str(DATA / "corpora" / "medmentions_pmids_dev.txt"),
+        },
+    }
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "build-index": {"kb": {"path": str(DATA / "umls" / "META")}, "output_dir": "idx"},
+                "mine": {"corpus": corpus, "index_dir": "idx"},
+                "train": {"loss": "listwise"},
+            }
+        )
+    )
+    out = tmp_path / "stats.json"
+    result = invoke("stats", "-c", config, "--output", out, "--kb-cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(out.read_text())
+    assert stats["kb_summary"]["concepts"] > 0
+    assert "idx holds no index yet: KB coverage against" in result.output  # before build-index: its KB
 
 
 # --------------------------------------------------------------------------- --help
