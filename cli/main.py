@@ -96,27 +96,40 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _quiet_third_party() -> None:
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-    import logging
-    import warnings
+def _help_width() -> int:
+    """``--help`` at the terminal's width (``COLUMNS`` when set); 200 columns when there is no terminal.
 
-    warnings.filterwarnings("ignore", message=".*pin_memory.*")
-    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
-    try:
-        import transformers
+    Rich would otherwise fall back to 80 columns whenever stdout is not a terminal (``| less``).
+    """
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    for fd in (1, 2, 0):
+        try:
+            return os.get_terminal_size(fd).columns
+        except OSError:
+            continue
+    return 200
 
-        transformers.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import datasets
 
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-    except ImportError:  # pragma: no cover
-        pass
+def _unclipped_flags() -> None:
+    """Option names in ``--help`` fold onto the next line in a narrow terminal instead of ending in '…'."""
+    from typer import rich_utils
+
+    for name in ("highlighter", "negative_highlighter"):
+        base = getattr(rich_utils, name, None)
+        if base is None or getattr(base, "_xenc_fold", False):
+            continue
+
+        def fold(text, _base=base):
+            rendered = _base(text)
+            rendered.overflow = "fold"
+            return rendered
+
+        fold._xenc_fold = True
+        setattr(rich_utils, name, fold)
+
+
+_unclipped_flags()
 
 
 def _terminate(signum, frame) -> None:
@@ -129,7 +142,12 @@ def main(argv: list[str] | None = None) -> None:
     SIGTERM unwinds like Ctrl-C: temporary outputs are removed, worker processes are shut down,
     and the command exits with one line (code 143; 130 for Ctrl-C).
     """
-    _quiet_third_party()
+    from typer import rich_utils
+
+    from xenc_toolkit.utils.library_logs import configure
+
+    configure(verbose=False)  # the libraries' own chatter off until --verbose
+    rich_utils.MAX_WIDTH = _help_width()
     signal.signal(signal.SIGTERM, _terminate)
     app(args=argv)
 

@@ -1,12 +1,14 @@
-"""Turn a pydantic config model into Typer options: one ``--option`` per (nested) field.
+"""Turn a pydantic config model into Typer options: one option per (nested) field.
 
 ``encoder.batch_size`` becomes ``--encoder-batch-size`` (a field may add shorter names
 with ``json_schema_extra={"cli_aliases": ["--synonym-queries"]}``); booleans are
-``--flag/--no-flag``; ``Literal`` fields are choices; lists take comma-separated
-values (``--languages ENG,SPA``); dicts take ``key=value`` pairs
-(``--split-files train=trng.txt,dev=dev.txt``). Every option defaults to "not
-given", so the YAML file (``--config``) supplies the rest and pydantic validates
-the merged result.
+``--kb-lenient/--no-kb-lenient``; ``Literal`` fields are choices; lists take comma-separated
+values (``--kb-languages ENG,SPA``); dicts take ``key=value`` pairs
+(``--corpus-split-files train=trng.txt,dev=dev.txt``); both also take YAML flow syntax
+(``[ENG, SPA]``, ``{train: trng.txt}``), the way the config file writes them. Every
+option defaults to "not given", so the YAML file (``--config``) supplies the rest and
+pydantic validates the merged result. A default is shown once, at the end of its help
+text, unless the description already says it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _is_model(annotation) -> bool:
 
 
 def _describe_default(value) -> str:
-    if isinstance(value, BaseModel):
+    if isinstance(value, BaseModel) or value is None:
         return ""
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value) or "(none)"
@@ -95,9 +97,11 @@ def flatten(model: type[BaseModel], prefix: str = "", panel: str = "Options") ->
             description += f" [{'comma-separated from: ' if kind == 'list' else ''}{'|'.join(names)}]"
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         aliases = tuple(extra.get("cli_aliases") or ())
+        if kind == "dict":
+            description += " [key=value,...]"
         default = _describe_default(field.default)
-        if default:
-            description += f"  (default: {default})"
+        if default and "default" not in description.lower():
+            description += f" (default: {default})"
         specs.append(
             OptionSpec(
                 dotted=dotted,
@@ -126,11 +130,28 @@ def _typer_type(spec: OptionSpec):
     return str
 
 
-def _parse_list(text: str) -> list[str]:
+def _flow(text: str, kind: type, flag: str, example: str):
+    """``[a, b]`` / ``{k: v}``: the YAML flow syntax a config file uses, given on the command line."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = None
+    if not isinstance(value, kind):
+        raise ConfigError(f"option {flag}: {text!r} is not valid (e.g. {flag} {example})")
+    return value
+
+
+def _parse_list(text: str, flag: str = "") -> list[str]:
+    if text.strip().startswith("["):
+        return [str(v) for v in _flow(text, list, flag, "A,B")]
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _parse_dict(text: str, flag: str) -> dict[str, str]:
+    if text.strip().startswith("{"):
+        return {str(k): str(v) for k, v in _flow(text, dict, flag, "train=a.txt,dev=b.txt").items()}
     out = {}
     for part in _parse_list(text):
         if "=" not in part:
@@ -159,7 +180,22 @@ def build_signature(specs: list[OptionSpec]) -> inspect.Signature:
         inspect.Parameter(
             "quiet",
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(False, "--quiet", "-q", help="no progress bars", rich_help_panel="Config"),
+            default=typer.Option(
+                False, "--quiet", "-q", help="errors and the final summary only", rich_help_panel="Config"
+            ),
+            annotation=bool,
+        ),
+        inspect.Parameter(
+            "verbose",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(
+                False,
+                "--verbose",
+                "-v",
+                help="also details and the messages of the libraries underneath (transformers, "
+                "sentence-transformers, datasets), which are silenced by default",
+                rich_help_panel="Config",
+            ),
             annotation=bool,
         ),
     ]
@@ -185,7 +221,7 @@ def overrides_from_kwargs(specs: list[OptionSpec], kwargs: dict[str, Any]) -> di
         if value is None:
             continue
         if spec.kind == "list":
-            value = _parse_list(value)
+            value = _parse_list(value, spec.flag)
         elif spec.kind == "dict":
             value = _parse_dict(value, spec.flag)
         elif isinstance(value, Path):
@@ -202,17 +238,22 @@ def _print_error(console, message: str) -> None:
 
 
 def config_command(model: type[BaseModel], run: Callable[[Any], None]) -> Callable[..., None]:
-    """A function whose signature Typer reads as ``--config``, ``--quiet`` and one option per field."""
+    """A function whose signature Typer reads as ``--config``, ``--quiet``, ``--verbose`` and one option per field."""
     from xenc_toolkit.config import load_config
     from xenc_toolkit.errors import XencError
-    from xenc_toolkit.utils.progress import console, set_quiet
+    from xenc_toolkit.utils.progress import console, set_quiet, set_verbose
 
     specs = flatten(model)
 
     def command(**kwargs):
         quiet = kwargs.pop("quiet", False)
+        verbose = kwargs.pop("verbose", False)
         config_file = kwargs.pop("config", None)
         try:
+            if quiet and verbose:
+                raise ConfigError("--quiet and --verbose: give one of them")
+            set_verbose(verbose)
+            set_quiet(quiet)
             overrides = overrides_from_kwargs(specs, kwargs)
             if quiet:
                 overrides["quiet"] = True

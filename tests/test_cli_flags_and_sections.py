@@ -18,7 +18,7 @@ FOREIGN = {"--nproc", "--nproc_per_node", "--dtype"}
 
 
 def _real_flags() -> set[str]:
-    flags = {"--config", "--quiet", "--help"}
+    flags = {"--config", "--quiet", "--verbose", "--help"}
     for command in COMMANDS:
         for spec in flatten(command.config):
             flags.add(spec.flag)

@@ -51,3 +51,22 @@ def test_a_model_option_resets_the_files_pooling_to_the_models_own(tiny_st):
     assert both.encoder.pooling == "cls"  # set explicitly: kept
     tuned = load_config(TuneEncoderConfig, None, {"base_model": str(tiny_st)})
     assert tuned.pooling == "auto"
+
+
+def test_a_cached_hub_models_own_pooling_is_read_from_its_snapshot(tiny_st, tiny_bert, tmp_path, monkeypatch):
+    import shutil
+
+    import huggingface_hub.constants
+
+    commit = "0" * 40
+    for name, source in (("org/tiny-st", tiny_st), ("org/tiny-bert", tiny_bert)):
+        repo = tmp_path / f"models--{name.replace('/', '--')}"
+        (repo / "refs").mkdir(parents=True)
+        (repo / "refs" / "main").write_text(commit)
+        shutil.copytree(source, repo / "snapshots" / commit)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert hub.cached_snapshot("org/tiny-st") == str(tmp_path / "models--org--tiny-st" / "snapshots" / commit)
+    assert resolve_pooling("org/tiny-st") == "mean"  # its 1_Pooling, from the cache, not CLS
+    assert resolve_pooling("org/tiny-st", "cls") == "cls"  # set by the user: kept
+    assert resolve_pooling("org/tiny-bert") == "cls"  # a plain Hugging Face model
+    assert hub.cached_snapshot("org/not-cached") is None

@@ -48,8 +48,9 @@ def test_medic_alternative_ids_and_prefixes(medic):
     assert medic.resolve("OMIM:607677") == smith and medic.resolve("C535416") == smith
     assert medic.resolve("MESH:C535416") == smith
     # 260350 is a concept of its own and also an alt id of D010190: the concept wins, for both spellings
-    assert medic.concept_ids[medic.resolve("260350")] == "260350"
-    assert medic.concept_ids[medic.resolve("OMIM:260350")] == "260350"
+    assert medic.concept_ids[medic.resolve("260350")] == "OMIM:260350"  # written with its namespace
+    assert medic.concept_ids[medic.resolve("OMIM:260350")] == "OMIM:260350"
+    assert medic.concept_ids[asthma] == "MESH:D001249" and medic.concept_ids[smith] == "OMIM:607677"
     assert medic.resolve("D999999") is None
 
 

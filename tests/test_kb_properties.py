@@ -225,7 +225,8 @@ def test_medic_round_trip(concepts, crlf):
         path = Path(tmp) / "dict.txt"
         path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode("utf-8"))
         kb = load_medic(path)
-    assert kb.concept_ids == [f"D{i:06d}" for i in range(len(concepts))]
+    assert kb.concept_ids == [f"MESH:D{i:06d}" for i in range(len(concepts))]  # MeSH ids with their namespace
+    assert [kb.resolve(f"D{i:06d}") for i in range(len(concepts))] == list(range(len(concepts)))
     for i, c in enumerate(concepts):
         unescaped = [html.unescape(n) if not c["escape"] else n for n in c["names"]]
         want = list(dict.fromkeys(n.strip() for n in unescaped))

@@ -25,7 +25,8 @@ nothing else of the package), by stage:
   ``TorchExactSearcher``, ``CandidateGenerator``, ``aggregate_to_concepts``;
 * mining: ``Miner``, ``document_folds``, ``synonym_queries``, ``resolve_gold``, ``save_mining``, ``load_candidate_lists``;
 * training: ``XencCrossEncoderTrainer``, ``pretokenize_pairs``, ``PretokenizedPairCollator``,
-  ``WeightedBinaryCrossEntropyLoss``, ``is_main_process``, ``world_size``;
+  ``WeightedBinaryCrossEntropyLoss``, ``is_main_process``, ``world_size``, the ``train`` command's
+  ``build_model`` and ``prepare_datasets``, ``trainable_parameters`` (of the CPU estimate);
 * reranking: ``PairScorer``, ``dedupe_pairs``, ``score_candidate_lists``, ``rerank_ranks``,
   ``fit_fusion_weight``, ``fuse_scores``;
 * calibration and evaluation: ``Calibration``, ``linking_metrics``, ``calibration_errors``;
@@ -89,6 +90,9 @@ _EXPORTS = {
     "WeightedBinaryCrossEntropyLoss": "training.losses",
     "is_main_process": "training.distributed",
     "world_size": "training.distributed",
+    "build_model": "commands.train",
+    "prepare_datasets": "commands.train",
+    "trainable_parameters": "training.cpu_estimate",
     # reranking
     "PairScorer": "reranker.scorer",
     "dedupe_pairs": "reranker.scorer",

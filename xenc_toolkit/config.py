@@ -472,7 +472,7 @@ def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> d
     Sections may share values through YAML anchors. A file whose top-level keys are not
     command names is a plain config of this one command. A pipeline file without this command's
     section is an error naming the sections it has, except for commands with fallbacks
-    (``stats`` reads the corpus, index and KB fields of ``mine`` / ``build-index``).
+    (``stats`` reads the corpus and index fields of ``mine`` and the KB of ``build-index``).
     """
     names = {name: cls for name, cls in COMMAND_CONFIGS.items()}
     names.update({name.replace("-", "_"): cls for name, cls in COMMAND_CONFIGS.items()})
@@ -486,10 +486,13 @@ def _command_section(data: dict[str, Any], model: type[CommonConfig], path) -> d
                 raise ConfigError(f"{path}: section '{name}' must be a mapping of fields")
             return section
     command = next(name for name, cls in COMMAND_CONFIGS.items() if cls is model)
-    for fallback in SECTION_FALLBACKS.get(command, ()):
+    merged: dict[str, Any] = {}
+    for fallback in SECTION_FALLBACKS.get(command, ()):  # each field from the first section that has it
         section = data.get(fallback) or data.get(fallback.replace("-", "_"))
         if isinstance(section, dict):
-            return {k: v for k, v in section.items() if k in model.model_fields}
+            merged.update({k: v for k, v in section.items() if k in model.model_fields and k not in merged})
+    if merged:
+        return merged
     raise ConfigError(
         f"{path}: no '{command}:' section for this command (the file has sections: "
         f"{', '.join(sorted(str(k) for k in keys))}); add one, or run without --config and pass the fields as options"

@@ -60,13 +60,21 @@ class CorpusConfig(Section):
     """
 
     path: Path | None = Field(None, description="PubTator file, token-BIO TSV or JSONL of mentions")
+    files: dict[str, Path] = Field(
+        {},
+        description="one corpus file per split instead of path, e.g. train=train.txt,dev=dev.txt,test=test.txt "
+        "(YAML: {train: train.txt, ...}): each file's mentions belong to its split",
+    )
     format: Literal["auto", "pubtator", "bio", "jsonl"] = Field("auto", description="corpus format")
     split_files: dict[str, Path] = Field(
-        {}, description="split name -> file of document ids (PMIDs), e.g. {train: corpus_pubtator_pmids_trng.txt}"
+        {},
+        description="split name -> file of the split's document ids (PMIDs, one a line) for a single corpus "
+        "file (path), e.g. train=pmids_train.txt,dev=pmids_dev.txt (YAML: {train: pmids_train.txt, ...})",
     )
     bio_split: dict[str, float] = Field(
         {},
-        description="for BIO input without document ids: contiguous sentence-block fractions, e.g. {train: 0.8, dev: 0.2}",
+        description="for BIO input without document ids: contiguous sentence-block fractions, e.g. "
+        "train=0.8,dev=0.2 (YAML: {train: 0.8, dev: 0.2})",
     )
     types_file: Path | None = Field(
         None, description="JSON {CUI: [TUI, ...]} giving semantic types to mentions lacking them"

@@ -24,7 +24,9 @@ def build_kb(cfg: BuildKbConfig) -> dict[str, Any]:
         )
     grouped = by_split(load_corpus(cfg.corpus, "build-kb"), cfg.splits)
     mentions = [m for split in cfg.splits for m in grouped[split]]
-    source = f"corpus {cfg.corpus.path} ({', '.join(cfg.splits)} mentions)"
+    source = (
+        f"corpus {cfg.corpus.path or ', '.join(map(str, cfg.corpus.files.values()))} ({', '.join(cfg.splits)} mentions)"
+    )
     kb = kb_from_mentions(mentions, source=source)
     composite = sum(1 for m in mentions if len(m.gold_ids) > 1)
     unlinked = sum(1 for m in mentions if not m.gold_ids)

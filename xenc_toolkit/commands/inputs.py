@@ -15,8 +15,11 @@ def load_corpus(corpus_cfg, what: str):
     """The mentions of ``corpus_cfg`` (any format); ``what`` names the command in errors."""
     from ..corpora import load_corpus as _load_corpus
 
-    if corpus_cfg.path is None:
-        raise ConfigError(f"{what}: field 'corpus.path' is required (a PubTator, BIO or JSONL file)")
+    if corpus_cfg.path is None and not corpus_cfg.files:
+        raise ConfigError(
+            f"{what}: corpus.path (--corpus-path) is required (a PubTator, BIO or JSONL file), or one file per "
+            "split in corpus.files (--corpus-files train=train.txt,dev=dev.txt,test=test.txt)"
+        )
     report = SkipReport(lenient=corpus_cfg.lenient)
     mentions = _load_corpus(corpus_cfg, report)
     print_skips(report)
@@ -53,7 +56,9 @@ def by_split(mentions, splits: list[str]) -> dict[str, list]:
         available = sorted(str(k) for k in grouped if k is not None)
         raise ConfigError(
             f"no mentions in split(s) {', '.join(missing)} (splits present: {', '.join(available) or 'none'}); "
-            "set corpus.split_files or corpus.bio_split"
+            "give one corpus file per split (--corpus-files train=a.txt,dev=b.txt), PMID lists for one file "
+            "(--corpus-split-files train=pmids_a.txt,dev=pmids_b.txt) or BIO block fractions "
+            "(--corpus-bio-split train=0.8,dev=0.2)"
         )
     return {s: grouped[s] for s in splits}
 

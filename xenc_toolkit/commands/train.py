@@ -37,6 +37,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..config import TrainConfig, dump_config
@@ -52,6 +53,7 @@ from ..reranker.model_dir import (
     save_training_info,
 )
 from ..training.checkpoints import CheckpointCallback, checkpoint_dirs, latest_checkpoint
+from ..training.cpu_estimate import heads_up
 from ..training.data import PretokenizedListCollator, PretokenizedPairCollator, pretokenize_lists, pretokenize_pairs
 from ..training.distributed import barrier, init_distributed, is_main_process, main_process_first, world_size
 from ..training.examples import training_lists, with_kind_weights
@@ -61,6 +63,7 @@ from ..training.schedule import package_versions, resolve_precision, schedule_ar
 from ..training.trainer import XencCrossEncoderTrainer
 from ..utils.hub import check_model_available
 from ..utils.io import atomic_directory, atomic_write_json, read_json
+from ..utils.library_logs import quiet_loading
 from ..utils.progress import log
 from ..utils.provenance import new_record, read_record, write_record
 from .artefacts import check_resume_matches_pairs, model_provenance, training_provenance
@@ -104,13 +107,14 @@ def build_model(cfg: TrainConfig, device: str | None = None):
     try:
         # fp32 master weights whatever the checkpoint's storage dtype (transformers 5 loads "auto": an
         # fp16-stored base would otherwise train in fp16); bf16/fp16 come from autocast (--precision)
-        return CrossEncoder(
-            cfg.base_model,
-            num_labels=1,
-            max_length=cfg.max_length,
-            device=device,
-            model_kwargs={"dtype": torch.float32},
-        )
+        with quiet_loading():  # a new head's "LOAD REPORT" of missing keys is expected: --verbose shows it
+            return CrossEncoder(
+                cfg.base_model,
+                num_labels=1,
+                max_length=cfg.max_length,
+                device=device,
+                model_kwargs={"dtype": torch.float32},
+            )
     except OSError as exc:
         raise XencError(f"cannot load base model {cfg.base_model!r}: {str(exc).splitlines()[0]}") from exc
 
@@ -304,6 +308,18 @@ def _step(checkpoint: Path) -> int:
     return int(checkpoint.name.split("-")[1])
 
 
+def _cpu_heads_up(cfg: TrainConfig, model, train_ds, batch_size: int) -> str:
+    """The expected time and memory of this run on the CPU (:mod:`~xenc_toolkit.training.cpu_estimate`)."""
+    per_step = batch_size * cfg.gradient_accumulation_steps
+    if "length" in train_ds.column_names:  # tokens per example (per list, listwise), from the fast path
+        lengths = train_ds["length"]
+        tokens = float(np.mean(lengths)) if len(lengths) else float(cfg.max_length)
+    else:
+        tokens = float(cfg.max_length) * (cfg.list_size if LOSSES.entry(cfg.loss).meta["inputs"] == "lists" else 1)
+    steps = cfg.max_steps or max(1, math.ceil(math.ceil(len(train_ds) / per_step) * cfg.epochs))
+    return heads_up(model.model, tokens * per_step, steps)
+
+
 def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> dict[str, Any]:
     """Fine-tune and export ``best/`` and ``final/``; returns a summary (metrics, paths, throughput).
 
@@ -392,6 +408,8 @@ def train(cfg: TrainConfig, evaluator=None, callbacks: list | None = None) -> di
         f"{f' = {batch_size} per device' if global_batch != batch_size else ''}{processes}, "
         f"{'bf16' if args.bf16 else 'fp16' if args.fp16 else 'fp32'})"
     )
+    if main and model.device.type == "cpu":
+        say(_cpu_heads_up(cfg, model, data["train"], batch_size), style="yellow")
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     state = trainer.state
     summary: dict[str, Any] = {

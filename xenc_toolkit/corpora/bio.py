@@ -218,6 +218,7 @@ def read_bio(
     stray_inside: StrayInside = "outside",
     report: SkipReport | None = None,
     sentence_texts: dict[str, str] | None = None,
+    strays_in_log: bool = True,
 ) -> list[Mention]:
     """Read the mentions of a token-BIO file with concept-id tags.
 
@@ -230,6 +231,9 @@ def read_bio(
         report: line errors raise unless ``report.lenient``; stray I- tags are counted here.
         sentence_texts: when given, filled with ``doc_id -> sentence text`` (tokens joined by
             spaces, what mention strings and contexts are cut from) for sentences with mentions.
+        strays_in_log: log the count of stray I- tags as a warning; False: a ``--verbose`` detail
+            only (for data whose strays are known, as the bundled quickstart slice; ``report``
+            counts them either way).
 
     Raises:
         MissingInputError, InputFormatError: see :func:`iter_bio_sentences`.
@@ -256,5 +260,6 @@ def read_bio(
     strays = sum(n for reason, n in report.notes.items() if reason.startswith("stray I- tag")) - before
     if strays and stray_inside != "error":
         action = "read as O" if stray_inside == "outside" else "read as new mentions"
-        log(f"{path}: {strays} stray I- tag(s) (continuing no mention) {action}", style="yellow")
+        message = f"{path}: {strays} stray I- tag(s) (continuing no mention) {action}"
+        log(message, style="yellow" if strays_in_log else None, verbose=not strays_in_log)
     return mentions

@@ -2,7 +2,8 @@
 
 :func:`load_corpus` picks the reader (PubTator, token BIO, JSONL; ``format: auto`` sniffs the
 first non-blank line), strips ``id_prefix`` from gold ids, fills missing semantic types from
-``types_file``, assigns splits (``split_files`` by PMID, or ``bio_split`` contiguous blocks) and
+``types_file``, assigns splits (``split_files`` by PMID, ``bio_split`` contiguous blocks, or one
+corpus file per split with ``files``, :mod:`.split_files`) and
 honours the context window and ``lenient`` settings. What it skipped is in the
 :class:`~xenc_toolkit.errors.SkipReport` it is given (or creates).
 
@@ -30,6 +31,7 @@ from .bio import read_bio
 from .jsonl import read_jsonl
 from .mention import Mention, strip_id_prefix
 from .pubtator import read_pubtator
+from .split_files import load_split_files
 from .splits import assign_splits, block_split
 
 __all__ = ["detect_format", "load_types_file", "apply_types", "context_texts", "load_corpus"]
@@ -166,8 +168,14 @@ def load_corpus(cfg: CorpusConfig, report: SkipReport | None = None) -> list[Men
         MissingInputError: the corpus, a split file or the types file does not exist.
         InputFormatError: bad input (file, 1-based line, what was expected), unless lenient.
     """
+    if cfg.files:
+        report = report if report is not None else SkipReport(lenient=cfg.lenient)
+        return load_split_files(cfg, report, load_corpus, detect_format)
     if cfg.path is None:
-        raise ConfigError("corpus.path is not set: give a PubTator file, a token-BIO TSV or a JSONL file of mentions")
+        raise ConfigError(
+            "corpus.path is not set (--corpus-path): give a PubTator file, a token-BIO TSV or a JSONL file of "
+            "mentions, or one file per split with corpus.files (--corpus-files train=a.txt,dev=b.txt)"
+        )
     if cfg.split_files and cfg.bio_split:
         raise ConfigError("corpus: set split_files (PMID lists) or bio_split (block fractions), not both")
     report = report if report is not None else SkipReport(lenient=cfg.lenient)

@@ -88,7 +88,13 @@ def _kb_stats(mentions: list[Mention], kb: KnowledgeBase, top: int) -> dict[str,
     id_counts = Counter(g for m in mentions for g in m.gold_ids)
     resolved: dict[str, int | None] = {cid: kb.resolve(cid) for cid in id_counts}
     concept_ids = kb.concept_ids
-    mapped = {cid: concept_ids[i] for cid, i in resolved.items() if i is not None and concept_ids[i] != cid}
+    from ..kb.dictionary import id_variants
+
+    mapped = {  # another concept (a retired CUI, an alternative id); not the same id with its namespace
+        cid: concept_ids[i]
+        for cid, i in resolved.items()
+        if i is not None and concept_ids[i] != cid and cid not in id_variants(concept_ids[i])
+    }
     unmapped = Counter({cid: n for cid, n in id_counts.items() if resolved[cid] is None})
     linkable = [m for m in mentions if m.gold_ids]
     covered = sum(1 for m in linkable if all(resolved[g] is not None for g in m.gold_ids))

@@ -36,6 +36,8 @@ PAIR_ROWS = [
     ("specificity", "specificity"),
     ("roc_auc", "ROC AUC"),
     ("pr_auc", "PR AUC (average precision)"),
+    ("ece", "ECE (expected calibration error)"),
+    ("mce", "MCE (maximum calibration error)"),
     ("brier_score", "Brier score"),
     ("threshold", "decision threshold"),
     ("n_pairs", "pairs"),
@@ -156,6 +158,15 @@ def _pairs(blocks: list[_Block], metrics: dict) -> None:
         )
     if metrics.get("notes"):
         blocks.append(_Block("list", items=[f"note: {n}" for n in metrics["notes"]]))
+
+
+def _negative_kinds(blocks: list[_Block], per_kind: dict) -> None:
+    blocks.append(_Block("h3", "Pairs by kind"))
+    rows = [
+        [kind, _fmt(v.get("n_pairs")), _fmt(v.get("mean_probability")), _fmt(v.get("accuracy"))]
+        for kind, v in per_kind.items()
+    ]
+    blocks.append(_Block("table", headers=["kind", "pairs", "mean probability", "accuracy"], items=rows))
 
 
 def _calibration(blocks: list[_Block], calibration: dict) -> None:
@@ -322,6 +333,8 @@ def _build(results: dict, plots: dict[str, Path], top_types: int) -> list[_Block
         blocks += [_Block("h2", "Errors by cause"), _Block("p", sentence), _Block("table", headers=headers, items=rows)]
     if results.get("overall_metrics"):
         _pairs(blocks, results["overall_metrics"])
+        if results.get("per_negative_kind"):
+            _negative_kinds(blocks, results["per_negative_kind"])
     if results.get("calibration"):
         _calibration(blocks, results["calibration"])
     if results.get("stage3_metrics"):

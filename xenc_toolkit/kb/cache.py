@@ -27,8 +27,9 @@ from .model import KB_FORMAT_VERSION, KnowledgeBase
 from .semantic_types import _resource_path
 
 CACHE_ENV = "XENC_CACHE_DIR"
-CACHE_VERSION = 2
-"""Bump when a loader's output changes for the same input and settings (2: byte-order marks dropped)."""
+CACHE_VERSION = 3
+"""Bump when a loader's output changes for the same input and settings (2: byte-order marks dropped;
+3: MEDIC concept ids carry their namespace, MESH: or OMIM:)."""
 SEMANTIC_NETWORK_FILES = ("SemGroups.txt", "semantic_type_tree.tsv")
 """The bundled semantic network the type and group filters read (part of every key)."""
 

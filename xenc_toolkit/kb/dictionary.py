@@ -4,8 +4,10 @@ MEDIC-style (CTD's disease vocabulary as distributed with BioSyn)::
 
     ID[|altID...]||name|synonym|...
 
-The first id is the concept id, kept exactly as written (MeSH ``D012345``/``C012345``,
-OMIM numbers, or prefixed ``MESH:D012345``/``OMIM:123456``). The other ids before
+The first id is the concept id, written with its namespace: a bare MeSH id (``D012345``,
+``C012345``) becomes ``MESH:D012345`` and a bare OMIM number ``OMIM:123456``, as CTD itself
+writes them, so that outputs never show a number whose vocabulary is a guess; ids that carry a
+prefix, and other ids, are kept as written. The other ids before
 ``||`` are alternative ids. The first name is the preferred name; HTML entities in
 names (``&apos;``, ``&#233;``) are unescaped. Alternative ids and the other spelling
 of every MeSH/OMIM id (``D012345`` <-> ``MESH:D012345``, ``123456`` <-> ``OMIM:123456``)
@@ -53,6 +55,15 @@ _TSV_EXPECTED = "id<TAB>name[<TAB>type]"
 _MESH = re.compile(r"[CD](?:[0-9]{6}|[0-9]{9})")  # not C + 7 digits: that is a UMLS CUI
 _OMIM = re.compile(r"[0-9]{6}")
 _PREFIXES = {"MESH": _MESH, "OMIM": _OMIM}
+
+
+def namespaced_id(concept_id: str) -> str:
+    """``D012345`` -> ``MESH:D012345``, ``123456`` -> ``OMIM:123456``; any other id as it is."""
+    if ":" not in concept_id:
+        for name, pattern in _PREFIXES.items():
+            if pattern.fullmatch(concept_id):
+                return f"{name}:{concept_id}"
+    return concept_id
 
 
 def id_variants(concept_id: str) -> list[str]:
@@ -138,7 +149,7 @@ def load_medic(path: str | Path, report: SkipReport | None = None, *, keep_root:
         if ids == [MEDIC_ROOT_ID] and not keep_root:
             skipped_root += 1
             continue
-        records.append(ConceptRecord(concept_id=ids[0], names=names, preferred_name=names[0]))
+        records.append(ConceptRecord(concept_id=namespaced_id(ids[0]), names=names, preferred_name=names[0]))
         alt_ids.append(ids[1:])
     if not records:
         root = "the root line dropped (keep_root=False)" if skipped_root else ""

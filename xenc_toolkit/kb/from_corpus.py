@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ..corpora.mention import Mention
 from .model import ConceptRecord, KnowledgeBase
+from .readable_names import readable_name
 
 
 def _with_mention_counts(
@@ -44,7 +45,10 @@ def kb_from_mentions(
     types_map: Mapping[str, Sequence[str]] | None = None,
     source: str = "mentions",
 ) -> KnowledgeBase:
-    """One concept per gold id; names = distinct mention strings (most frequent first = preferred name).
+    """One concept per gold id; names = distinct mention strings, most frequent first.
+
+    The preferred (display) name is the most frequent form that is not an abbreviation of another
+    form of the concept ("myocardial infarction", not "mi"; :func:`~xenc_toolkit.kb.readable_names.readable_name`).
 
     Composite mentions (several gold ids) are skipped: their string names none of the concepts alone.
     Names are the surface strings (``Mention.surface_text``), also for expanded abbreviations.
@@ -65,7 +69,9 @@ def kb_from_mentions(
     for cid in sorted(surface):
         names = [name for name, _ in surface[cid].most_common()]
         tuis = list((types_map or {}).get(cid, ())) or sorted(types[cid])
-        records.append(ConceptRecord(concept_id=cid, names=names, preferred_name=names[0], types=tuis))
+        records.append(
+            ConceptRecord(concept_id=cid, names=names, preferred_name=readable_name(surface[cid]), types=tuis)
+        )
     kb = KnowledgeBase.from_records(records, metadata={"source": source, "from_mentions": n_mentions})
     index = kb.id_to_index
     counts = {(index[cid], name): n for cid in surface for name, n in surface[cid].items()}

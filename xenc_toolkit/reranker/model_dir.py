@@ -29,6 +29,7 @@ from typing import Any
 from ..errors import MissingInputError
 from ..settings import InputFormatConfig
 from ..utils.io import atomic_write_json, read_json
+from ..utils.library_logs import quiet_loading
 from ..utils.provenance import Artefact, Check, read_record, require_match, write_record
 
 INPUT_FORMAT_FILE = "xenc_input_format.json"
@@ -149,4 +150,5 @@ def load_cross_encoder(model_dir: str | Path, device: str | None = None):
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").exists():
         raise MissingInputError(model_dir, "CrossEncoder model directory (run `xenc train` first)")
-    return CrossEncoder(str(model_dir), device=device)
+    with quiet_loading():
+        return CrossEncoder(str(model_dir), device=device)

@@ -12,10 +12,10 @@ import numpy as np
 
 from ..kb.model import KnowledgeBase
 from ..settings import CandidateConfig
-from ..utils.progress import log
 from .candidates import CandidateLists, aggregate_to_concepts
 from .generators import GENERATORS
 from .tfidf import TfidfIndex
+from .tfidf_cache import cached_tfidf_index
 
 
 class CandidateGenerator:
@@ -42,12 +42,11 @@ class CandidateGenerator:
 
     @property
     def tfidf(self) -> TfidfIndex:
-        if self._tfidf is None:
-            log(
-                f"building character {self.cfg.tfidf_ngram_min}-{self.cfg.tfidf_ngram_max}-gram TF-IDF over "
-                f"{self.kb.n_names:,} names"
-            )
-            self._tfidf = TfidfIndex(self.kb.name_list, (self.cfg.tfidf_ngram_min, self.cfg.tfidf_ngram_max))
+        if self._tfidf is None:  # saved beside a saved index of this KB, loaded from there next time
+            saved = getattr(self.dense_index, "directory", None)
+            same_kb = saved is not None and self.dense_index.manifest["kb"]["checksum"] == self.kb.checksum
+            ngrams = (self.cfg.tfidf_ngram_min, self.cfg.tfidf_ngram_max)
+            self._tfidf = cached_tfidf_index(self.kb, ngrams, saved if same_kb else None)
         return self._tfidf
 
     def dense_embeddings(self, texts: Sequence[str]):

@@ -9,6 +9,8 @@ Layout of an index directory (written atomically)::
     embeddings.npy     float16 [n_names, dim], L2-normalised, row i = kb.names row i
     index.faiss        only for IVF / HNSW (Flat is rebuilt from the embeddings)
     kb/                the KnowledgeBase (Parquet), so later stages need not re-read UMLS
+    tfidf/<key>/       the TF-IDF matrix of the KB's names, written by the first candidate search
+                       that needs it (:mod:`.tfidf_cache`); rebuilding the index drops it
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ import torch
 from ..errors import XencError
 from ..utils.batching import token_budget_batches
 from ..utils.devices import resolve_device, resolve_devices, resolve_dtype
-from ..utils.hub import check_model_available
+from ..utils.hub import cached_snapshot, check_model_available
+from ..utils.library_logs import quiet_loading
 from ..utils.progress import progress_bar
 from ..utils.tokenize_pool import TokenizerPool, padded_ids, token_ids
 from ..utils.tokenizers import private_rust_tokenizer
@@ -50,17 +51,19 @@ def _is_sentence_transformers_dir(path: str) -> bool:
     return Path(path, "modules.json").exists()
 
 
-def resolve_pooling(model: str, pooling: str = "auto") -> str:
+def resolve_pooling(model: str, pooling: str = "auto", revision: str | None = None) -> str:
     """The pooling :class:`NameEncoder` applies to ``model``: 'cls' or 'mean'.
 
-    ``'auto'`` is a local sentence-transformers directory's own pooling (its first Pooling
-    module), else CLS (plain Hugging Face models, as SapBERT).
+    ``'auto'`` is a sentence-transformers model's own pooling (its first Pooling module), read
+    from its local directory or, for a Hub name, its snapshot in the Hugging Face cache; else CLS
+    (plain Hugging Face models, as SapBERT).
 
     Raises:
         XencError: the pooling (given, or the sentence-transformers directory's) is neither CLS nor mean.
     """
     if pooling == "auto":
-        pooling = (_read_st_pooling(model) if _is_sentence_transformers_dir(model) else None) or "cls"
+        local = model if Path(model).expanduser().exists() else (cached_snapshot(model, revision) or model)
+        pooling = (_read_st_pooling(local) if _is_sentence_transformers_dir(local) else None) or "cls"
     if pooling not in ("cls", "mean"):
         raise XencError(f"encoder {model!r}: pooling {pooling!r} is not supported (expected 'cls' or 'mean')")
     return pooling
@@ -128,14 +131,15 @@ class NameEncoder:
         normalize = True
         check_model_available(model, revision, "encoder")  # seconds, not a minute of Hub retries, when offline
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
-            try:
-                self.model = AutoModel.from_pretrained(model, revision=revision, add_pooling_layer=False)
-            except TypeError:  # architectures without a pooler
-                self.model = AutoModel.from_pretrained(model, revision=revision)
+            with quiet_loading():  # an unused pooler's "LOAD REPORT": --verbose shows it
+                self.tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+                try:
+                    self.model = AutoModel.from_pretrained(model, revision=revision, add_pooling_layer=False)
+                except TypeError:  # architectures without a pooler
+                    self.model = AutoModel.from_pretrained(model, revision=revision)
         except OSError as exc:
             raise XencError(f"cannot load encoder {model!r}: {str(exc).splitlines()[0]}") from exc
-        self.pooling = resolve_pooling(model, pooling)
+        self.pooling = resolve_pooling(model, pooling, revision)
         self.normalize = normalize
         self.tokenizer_fallback: str | None = None  # why the Rust tokenizer path is off, when it is
         self._backend = self._fast_backend()

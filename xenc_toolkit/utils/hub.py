@@ -58,3 +58,19 @@ def check_model_available(model: str, revision: str | None = None, what: str = "
             f"reached: download it where there is a network (huggingface-cli download {model}) and copy the cache "
             "(~/.cache/huggingface) here, or pass the path of a local copy; set HF_HUB_OFFLINE=1 to never try the Hub"
         )
+
+
+def cached_snapshot(model: str, revision: str | None = None) -> str | None:
+    """The directory of a Hub model's snapshot in the local Hugging Face cache (None when not cached).
+
+    Where its own files (a sentence-transformers ``modules.json`` and ``1_Pooling/config.json``)
+    can be read without asking the Hub.
+    """
+    if Path(model).expanduser().exists():
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - a dependency of transformers
+        return None
+    found = try_to_load_from_cache(model, "config.json", revision=revision)
+    return str(Path(found).parent) if isinstance(found, str) else None

@@ -1,8 +1,11 @@
 """Rich progress bars and console output that honour ``--quiet``.
 
 Library code calls :func:`track` / :func:`progress_bar` and :func:`log`; the CLI
-sets quiet mode once with :func:`set_quiet`. Python API users get bars by default
-(``XENC_QUIET=1`` silences them too).
+sets quiet mode once with :func:`set_quiet` (``--quiet``) and verbose mode with
+:func:`set_verbose` (``--verbose``: also the ``log(..., verbose=True)`` details and the
+libraries' own warnings, :mod:`~xenc_toolkit.utils.library_logs`). Python API users get
+bars by default (``XENC_QUIET=1`` silences them too). Lines are never wrapped, also
+when stderr is a file or a pipe.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from rich.text import Text
 
 T = TypeVar("T")
 
-_state = {"quiet": os.environ.get("XENC_QUIET", "") not in ("", "0")}
+_state = {"quiet": os.environ.get("XENC_QUIET", "") not in ("", "0"), "verbose": False}
 # markup and emoji codes off: messages carry user text (paths, file lines with "[", "]" or ":x:"),
-# printed exactly as it is; styling comes from `style=` or rich Text objects only
-console = Console(stderr=True, markup=False, emoji=False)
+# printed exactly as it is; styling comes from `style=` or rich Text objects only; lines never
+# wrapped at 80 columns when stderr is a file or a pipe (soft_wrap)
+console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 
 def set_quiet(quiet: bool) -> None:
@@ -42,13 +46,25 @@ def is_quiet() -> bool:
     return _state["quiet"]
 
 
-def log(message: str, style: str | None = None) -> None:
-    """Print a status line to stderr unless quiet.
+def set_verbose(verbose: bool) -> None:
+    """Show ``log(..., verbose=True)`` details and the libraries' warnings (``--verbose``)."""
+    from .library_logs import configure
+
+    _state["verbose"] = bool(verbose)
+    configure(verbose=bool(verbose))
+
+
+def is_verbose() -> bool:
+    return _state["verbose"]
+
+
+def log(message: str, style: str | None = None, verbose: bool = False) -> None:
+    """Print a status line to stderr unless quiet; a ``verbose`` detail only under ``--verbose``.
 
     ``message`` is plain text, never rich markup: a path or an input line holding ``[bold]`` or
     ``[/]`` prints as it is. ``style`` (e.g. ``"yellow"``) colours the whole line.
     """
-    if not _state["quiet"]:
+    if not _state["quiet"] and (_state["verbose"] or not verbose):
         console.print(Text(message, style=style or ""), highlight=False)
 
 
