@@ -181,7 +181,9 @@ def test_ddp_outputs_are_written_once(ddp_run):
     ]
     assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".")]  # no leftovers
     logs = (ddp_run["stdout"] + ddp_run["stderr"]).splitlines()
-    assert sum(line.startswith("training ") for line in logs) == 1  # the start line, logged by rank 0 only
+    # the start line and the CPU estimate ("training on the CPU ..."), logged by rank 0 only
+    assert sum(line.startswith("training ") and "on the CPU" not in line for line in logs) == 1
+    assert sum(line.startswith("training on the CPU") for line in logs) == 1
     assert sum(line.strip() == "xenc train" for line in logs) == 1  # the summary table's title, printed once
 
 

@@ -18,6 +18,8 @@ OTHER_PROGRAMS = {
     "--nproc_per_node",  # torchrun
     "--force-reinstall",  # pip
     "--check",  # ruff format
+    "--head",  # ray start
+    "--address",  # ray start
     "--help",
 }
 SOURCES = [*sorted((ROOT / "xenc_toolkit").rglob("*.py")), *sorted((ROOT / "cli").rglob("*.py"))]

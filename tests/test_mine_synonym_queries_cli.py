@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from xenc_toolkit.cli.main import app
 from xenc_toolkit.commands import mine as mine_command
 from xenc_toolkit.config import EncoderConfig, IndexConfig, MineConfig, load_config
-from xenc_toolkit.kb.model import ConceptRecord, KnowledgeBase
+from xenc_toolkit.kb.model import KnowledgeBase
 from xenc_toolkit.kb.normalize import normalize_name
 from xenc_toolkit.mining.pairs import load_candidate_lists, load_mining_report, load_pairs
 from xenc_toolkit.mining.synonyms import SYNONYM_DOC_PREFIX, synonym_queries
@@ -215,9 +215,17 @@ def test_tfidf_candidates_build_no_index_and_max_queries_caps(data, monkeypatch)
 def test_no_qualifying_concept_is_an_error_only_when_asked(data, tiny_st, tmp_path):
     kb = data["kb"]
     # every concept (the corpus golds too, so plain mining has pairs) with its preferred name only
-    single = KnowledgeBase.from_records(
-        [ConceptRecord(kb.concept_ids[c], [kb.preferred_names[c]]) for c in range(kb.n_concepts)]
+    # (the same concepts and id aliases, so the corpus's gold ids still resolve: only the names change)
+    import pyarrow as pa
+
+    preferred = kb.preferred_names
+    names = pa.table(
+        {
+            "name": pa.array(preferred, pa.string()),
+            "concept_index": pa.array(range(kb.n_concepts), pa.int32()),
+        }
     )
+    single = kb.with_names(names)
     DenseIndex.build(single, EncoderConfig(model=str(tiny_st), device="cpu"), IndexConfig(), tmp_path / "index")
     common = ["--index-dir", tmp_path / "index", *data["common"][2:]]
     result = invoke("mine", *common, "--output-dir", tmp_path / "on", "--synonym-queries", 1)
