@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 
 import typer
 
@@ -133,7 +134,20 @@ _unclipped_flags()
 
 
 def _terminate(signum, frame) -> None:
-    raise KeyboardInterrupt("SIGTERM")
+    """SIGTERM and SIGINT: unwind the command (KeyboardInterrupt) and keep background threads quiet.
+
+    While the command unwinds, its data-loader workers stop; a thread of theirs in this process
+    (multiprocessing's resource sharer, handing tensors to a worker) can then see its connection
+    torn down and print a traceback that would bury the one-line message. From here on, exceptions
+    of background threads are not printed: the command is being stopped anyway.
+    """
+    sys.excepthook = _silent
+    threading.excepthook = _silent
+    raise KeyboardInterrupt("SIGTERM" if signum == signal.SIGTERM else "SIGINT")
+
+
+def _silent(*args) -> None:
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     configure(verbose=False)  # the libraries' own chatter off until --verbose
     rich_utils.MAX_WIDTH = _help_width()
     signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _terminate)
     app(args=argv)
 
 
