@@ -115,3 +115,19 @@ def test_link_output_format_follows_the_extension(tmp_path, suffix):
     assert [r["mention"] for r in rows] == ["aspirin, daily", "heart\tattack"]  # quoted, not split
     assert rows[0]["concept_id"] == "C0004057" and not rows[1]["concept_id"]
     assert "NIL" in rows[1]["nil_reason"]
+
+
+def test_link_format_flag_overrides_the_extension(tmp_path, tiny_model, tiny_pipeline):
+    """`--format csv` (alias of --output-format) writes CSV whatever the output file is called."""
+    import csv
+
+    mentions = tmp_path / "m.txt"
+    mentions.write_text("\n".join(tiny_pipeline["kb"].name_list[:2]) + "\n")
+    out = tmp_path / "linked.out"
+    args = ["link", "--model-dir", tiny_model, "--index-dir", tiny_pipeline["index"], "--input", mentions]
+    result = invoke(*args, "--output", out, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["mention"] for r in rows] == tiny_pipeline["kb"].name_list[:2]
+    assert invoke(*args, "--output", out, "--format", "xml").exit_code == 2

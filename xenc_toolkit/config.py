@@ -331,9 +331,14 @@ class LinkConfig(CommonConfig):
         None, description="text (one mention a line), TSV (mention[<TAB>context][<TAB>type]) or JSONL"
     )
     input_format: Literal["auto", "text", "tsv", "jsonl"] = Field("auto", description="input format")
-    output: Path | None = Field(None, description="output file (.jsonl or .tsv); default: stdout as JSONL")
+    output: Path | None = Field(
+        None,
+        description="output file (.jsonl, .csv, .tsv or .parquet: the format follows the extension); default: stdout",
+    )
     output_format: Literal["auto", "jsonl", "tsv", "csv", "parquet"] = Field(
-        "auto", description="output format ('auto': from the output file's extension, JSONL for any other)"
+        "auto",
+        description="output format ('auto': from the output file's extension, JSONL for any other)",
+        json_schema_extra={"cli_aliases": ["--format"]},
     )
     top_k: int = Field(5, ge=1, description="alternatives reported per mention")
     n_candidates: int | None = Field(None, ge=1, description="candidates scored per mention (default: as mined)")
