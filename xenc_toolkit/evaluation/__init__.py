@@ -1,16 +1,31 @@
-"""Evaluation: metrics, training-time evaluators, plots, reports and the ``xenc evaluate`` run."""
+"""Evaluation: metrics, training-time evaluators, plots, reports and the ``xenc evaluate`` run.
 
-from .corpus_stats import corpus_stats, render_stats
-from .evaluators import LinkingEvaluator
-from .metrics import calibration_errors, grouped_linking_metrics, linking_metrics, pair_metrics, stage3_metrics
+Names are imported on first use (``from xenc_toolkit.evaluation import X`` works as before), so that
+importing one submodule, or the CLI, does not load sentence-transformers for the evaluators.
+"""
 
-__all__ = [
-    "LinkingEvaluator",
-    "calibration_errors",
-    "corpus_stats",
-    "grouped_linking_metrics",
-    "linking_metrics",
-    "pair_metrics",
-    "render_stats",
-    "stage3_metrics",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "LinkingEvaluator": "evaluators",
+    "calibration_errors": "metrics",
+    "corpus_stats": "corpus_stats",
+    "grouped_linking_metrics": "metrics",
+    "linking_metrics": "metrics",
+    "pair_metrics": "metrics",
+    "render_stats": "corpus_stats",
+    "stage3_metrics": "metrics",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,23 +1,32 @@
-"""Training: the sentence-transformers CrossEncoderTrainer with a fast data path, losses, and ``xenc train``."""
+"""Training: the sentence-transformers CrossEncoderTrainer with a fast data path, losses, and ``xenc train``.
 
-from .data import (
-    LengthGroupedBatchSampler,
-    PretokenizedListCollator,
-    PretokenizedPairCollator,
-    pretokenize_lists,
-    pretokenize_pairs,
-)
-from .losses import ListwiseLambdaLoss, ListwiseSoftmaxLoss, WeightedBinaryCrossEntropyLoss
-from .trainer import XencCrossEncoderTrainer
+Names are imported on first use (``from xenc_toolkit.training import X`` works as before), so that
+importing one submodule, or the CLI, does not load every dependency of the package.
+"""
 
-__all__ = [
-    "LengthGroupedBatchSampler",
-    "ListwiseLambdaLoss",
-    "ListwiseSoftmaxLoss",
-    "PretokenizedListCollator",
-    "PretokenizedPairCollator",
-    "WeightedBinaryCrossEntropyLoss",
-    "XencCrossEncoderTrainer",
-    "pretokenize_lists",
-    "pretokenize_pairs",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "LengthGroupedBatchSampler": "data",
+    "ListwiseLambdaLoss": "losses",
+    "ListwiseSoftmaxLoss": "losses",
+    "PretokenizedListCollator": "data",
+    "PretokenizedPairCollator": "data",
+    "WeightedBinaryCrossEntropyLoss": "losses",
+    "XencCrossEncoderTrainer": "trainer",
+    "pretokenize_lists": "data",
+    "pretokenize_pairs": "data",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import torch
-from sentence_transformers.cross_encoder.losses import NDCGLoss2PPScheme
 from torch import Tensor, nn
 
 from ._inputs import list_logits
@@ -29,7 +28,11 @@ class ListwiseLambdaLoss(nn.Module):
     ):
         super().__init__()
         self.model = model
-        self.weighting_scheme = weighting_scheme or NDCGLoss2PPScheme()
+        if weighting_scheme is None:
+            from sentence_transformers.cross_encoder.losses import NDCGLoss2PPScheme
+
+            weighting_scheme = NDCGLoss2PPScheme()
+        self.weighting_scheme = weighting_scheme
         self.k = k
         self.sigma = sigma
         self.eps = eps
