@@ -36,8 +36,7 @@ nothing else of the package), by stage:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .utils.lazy import lazy_exports
 
 _EXPORTS = {
     # commands
@@ -115,13 +114,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"xenc_toolkit.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, base="xenc_toolkit")
