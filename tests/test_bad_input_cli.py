@@ -228,36 +228,15 @@ def test_mining_that_yields_no_pairs_fails_clearly(tmp_path, tsv_index):
     (tmp_path / "dev.txt").write_text("2\n")
     splits = f"train={tmp_path / 'train.txt'},dev={tmp_path / 'dev.txt'}"
     out = tmp_path / "pairs"
-    result = invoke(
-        "mine",
-        "--index-dir",
-        tsv_index,
-        "--corpus-path",
-        corpus,
-        "--corpus-split-files",
-        splits,
-        "--output-dir",
-        out,
-        "-q",
-    )
+    mine = ["mine", "--index-dir", tsv_index, "--corpus-path", corpus, "--corpus-split-files", splits]
+    mine += ["--output-dir", out, "-q"]
+    result = invoke(*mine)
     # the provenance check stops it first: none of the corpus's gold ids is in the index's KB
     message = single_error(result, "MESH:D001241", "--allow-mismatch")
     assert str(tsv_index) in message
     assert not out.exists()
     # run anyway: mining then finds no gold candidate, and says so instead of writing empty pairs
-    result = invoke(
-        "mine",
-        "--index-dir",
-        tsv_index,
-        "--corpus-path",
-        corpus,
-        "--corpus-split-files",
-        splits,
-        "--output-dir",
-        out,
-        "--allow-mismatch",
-        "-q",
-    )
+    result = invoke(*mine, "--allow-mismatch")
     assert result.exit_code == 2, result.output
     assert "split 'train' produced no pairs" in result.output and "id_prefix" in result.output
     assert "Traceback" not in result.output

@@ -9,50 +9,18 @@ evaluator on every rank) would take.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch.distributed
+from torchrun import cpu_env as _cpu_env
+from torchrun import needs_torchrun
+from torchrun import torchrun as _torchrun
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _torchrun_available() -> bool:
-    return (
-        importlib.util.find_spec("torch.distributed.run") is not None
-        and torch.distributed.is_available()
-        and torch.distributed.is_gloo_available()
-    )
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not _torchrun_available(), reason="torchrun / the gloo backend is not available"),
-]
-
-
-def _cpu_env(quiet: bool) -> dict[str, str]:
-    """The environment of a CPU-only run of this checkout (gloo), one thread per process."""
-    env = dict(os.environ)
-    env.update(
-        OMP_NUM_THREADS="1",
-        TOKENIZERS_PARALLELISM="false",
-        XENC_QUIET="1" if quiet else "0",
-        CUDA_VISIBLE_DEVICES="",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-    )
-    return env
-
-
-def _torchrun(processes: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+pytestmark = [pytest.mark.slow, needs_torchrun]
 
 
 DRIVER = textwrap.dedent(

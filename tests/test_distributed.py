@@ -6,34 +6,18 @@ command in one process: the index files (embeddings to float tolerance) and the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch.distributed
+from torchrun import cpu_env, needs_torchrun, torchrun
 from typer.testing import CliRunner
 
 from xenc_toolkit.cli.main import app
 from xenc_toolkit.utils.distributed import concat_lists, map_shards, shard_bounds
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _torchrun_available() -> bool:
-    return (
-        importlib.util.find_spec("torch.distributed.run") is not None
-        and torch.distributed.is_available()
-        and torch.distributed.is_gloo_available()
-    )
-
-
-needs_torchrun = pytest.mark.skipif(not _torchrun_available(), reason="torchrun / the gloo backend is not available")
 
 
 def invoke(*args):
@@ -42,15 +26,8 @@ def invoke(*args):
 
 def torchrun_xenc(cwd: Path, *args) -> subprocess.CompletedProcess:
     """``python -m torch.distributed.run --nproc_per_node 2 -m xenc_toolkit.cli.main ARGS`` on CPU."""
-    env = dict(os.environ)
-    env.update(
-        OMP_NUM_THREADS="1",
-        TOKENIZERS_PARALLELISM="false",
-        XENC_QUIET="1",
-        CUDA_VISIBLE_DEVICES="",
-        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
-    )
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = cpu_env(quiet=True)
+    command = torchrun(2)
     command += ["-m", "xenc_toolkit.cli.main", *(str(a) for a in args)]
     proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
