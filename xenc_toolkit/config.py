@@ -36,6 +36,7 @@ from .settings import (  # noqa: F401  (re-exported: the sections of every comma
 )
 from .settings import dump_settings as dump_config  # noqa: F401
 from .utils.lines import read_text
+from .utils.provenance import lookup
 
 # --------------------------------------------------------------------------- commands
 LOSS_REGISTRY = "xenc_toolkit.training.losses.registry:LOSSES"
@@ -437,15 +438,6 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
 MODEL_POOLING_FIELDS = (("encoder.model", "encoder.pooling"), ("base_model", "pooling"))
 
 
-def _get_dotted(data: dict[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
@@ -522,7 +514,7 @@ def load_config(
     for model_key, pooling_key in MODEL_POOLING_FIELDS:
         # a model named on the command line brings its own pooling (its 1_Pooling config, else CLS):
         # the file's pooling was chosen for the file's model
-        if model_key in given and pooling_key not in given and _get_dotted(data, pooling_key) not in (None, "auto"):
+        if model_key in given and pooling_key not in given and lookup(data, pooling_key) not in (None, "auto"):
             _set_dotted(data, pooling_key, "auto")
     source = str(config_file) if config_file else "config"
     try:
