@@ -322,3 +322,8 @@ def test_the_default_cross_fits_a_kb_that_carries_training_mentions(data, monkey
     report = load_mining_report(out)
     assert report["cross_fitted"]["folds"] == AUTO_CROSS_FIT_FOLDS
     assert same_columns(lists_of(out, "dev"), lists_of(data["plain"], "dev"))  # evaluation lists untouched
+    # a split capped below 4 documents (--max-mentions) is mined without folds, not refused
+    capped = data["root"] / "runs" / "auto-capped"
+    result = invoke("mine", *data["common"], "--output-dir", capped, "--max-mentions", 2)
+    assert result.exit_code == 0, result.output
+    assert "cross_fitted" not in load_mining_report(capped)

@@ -71,7 +71,7 @@ def _resolve_cross_fit(cfg: MineConfig, index, mentions_by_split: dict) -> MineC
         return cfg
     folds = 0
     names = index.kb.names
-    train = mentions_by_split.get("train") or []
+    train = list(mentions_by_split.get("train") or [])[: cfg.max_mentions]  # the folds split the capped split
     if "mentions" in names.column_names and train:
         carries = bool(pc.any(pc.greater(names.column("mentions"), 0)).as_py())
         documents = len({m.doc_id for m in train})
